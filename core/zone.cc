@@ -1,0 +1,280 @@
+#include "core/zone.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <utility>
+
+#include "fmt/format.h"
+
+namespace xfr {
+namespace {
+
+// Offsets are 32-bit to keep the index at 4 bytes per record; a zone whose
+// uncompressed records exceed 4 GiB is refused rather than silently wrapped.
+constexpr size_t kMaxArenaBytes = std::numeric_limits<uint32_t>::max();
+
+// Fixed part after the owner: TYPE, CLASS, TTL, RDLENGTH (RFC 1035 §4.1.3).
+constexpr size_t kFixedHeader = 10;
+
+// Length of the uncompressed name starting at p (validated data only).
+size_t NameLength(const uint8_t* p) {
+  size_t n = 0;
+  while (p[n] != 0) n += p[n] + 1;
+  return n + 1;
+}
+
+// Skips one uncompressed name within rdata[pos..]; false when malformed.
+bool SkipName(Bytes rdata, size_t& pos) {
+  size_t start = pos;
+  while (pos < rdata.size()) {
+    uint8_t len = rdata[pos];
+    if (len == 0) {
+      ++pos;
+      return pos - start <= kMaxNameLength;
+    }
+    if (len > kMaxLabelLength) return false;  // also rejects pointers
+    pos += len + 1;
+  }
+  return false;
+}
+
+// RFC 6895 §3.1: OPT and the meta/query TYPEs 128-255 (TKEY, TSIG, IXFR,
+// AXFR, MAILB, MAILA, ANY, ...) are never zone data.
+bool IsMetaType(RRType t) {
+  return t == RRType::kOPT || (t.value() >= 128 && t.value() <= 255);
+}
+
+std::string Where(const RecordView& rr) {
+  return fmt::format("{} {}", rr.owner.ToText(), rr.type.ToString());
+}
+
+}  // namespace
+
+std::optional<SoaFields> ParseSoaRdata(Bytes rdata) {
+  size_t pos = 0;
+  if (!SkipName(rdata, pos) || !SkipName(rdata, pos)) return std::nullopt;
+  if (rdata.size() - pos != 20) return std::nullopt;
+  const uint8_t* p = rdata.data() + pos;
+  SoaFields f;
+  f.serial = Serial(LoadU32(p));
+  f.refresh = LoadU32(p + 4);
+  f.retry = LoadU32(p + 8);
+  f.expire = LoadU32(p + 12);
+  f.minimum = LoadU32(p + 16);
+  return f;
+}
+
+RecordView ZoneVersion::record(size_t i) const {
+  const uint8_t* p = arena_.data() + offsets_[i];
+  size_t n = NameLength(p);
+  RecordView v;
+  v.owner = NameView(Bytes(p, n));
+  p += n;
+  v.type = RRType(LoadU16(p));
+  v.rclass = RRClass(LoadU16(p + 2));
+  v.ttl = LoadU32(p + 4);
+  v.rdata = Bytes(p + kFixedHeader, LoadU16(p + 8));
+  return v;
+}
+
+Bytes ZoneVersion::record_wire(size_t i) const {
+  size_t start = offsets_[i];
+  size_t end = i + 1 < offsets_.size() ? offsets_[i + 1] : arena_.size();
+  return Bytes(arena_.data() + start, end - start);
+}
+
+RecordRange ZoneVersion::FindRRset(NameView owner, RRType type) const {
+  RecordView probe;
+  probe.owner = owner;
+  probe.type = type;
+  probe.rclass = rclass_;
+  size_t lo = 0, hi = size();
+  // Lower bound: first record whose RRset key is not below the probe.
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (CompareRRsetKey(record(mid), probe) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  size_t last = lo;
+  while (last < size() && CompareRRsetKey(record(last), probe) == 0) ++last;
+  return RecordRange(this, lo, last);
+}
+
+RecordRange ZoneVersion::FindName(NameView owner) const {
+  size_t lo = 0, hi = size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (CompareCanonical(record(mid).owner, owner) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  size_t last = lo;
+  // A name owns few RRsets; a linear scan is cheaper than a second search.
+  while (last < size() && record(last).owner.EqualsIgnoreCase(owner)) ++last;
+  return RecordRange(this, lo, last);
+}
+
+size_t ZoneVersion::memory_bytes() const {
+  return sizeof(ZoneVersion) + arena_.capacity() +
+         offsets_.capacity() * sizeof(uint32_t) + origin_.size();
+}
+
+bool operator==(const ZoneVersion& a, const ZoneVersion& b) {
+  if (!(a.origin_ == b.origin_) || a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    RecordView x = a.record(i), y = b.record(i);
+    if (x.ttl != y.ttl || CompareRecords(x, y) != 0) return false;
+  }
+  return true;
+}
+
+ZoneVersionBuilder::ZoneVersionBuilder(Name origin, const BuildOptions& options,
+                                       size_t expected_records,
+                                       size_t expected_bytes)
+    : zone_(new ZoneVersion()), options_(options) {
+  zone_->origin_ = std::move(origin);
+  size_t cap = std::min(expected_records, options_.max_records);
+  zone_->offsets_.reserve(cap);
+  zone_->arena_.reserve(std::min(expected_bytes, kMaxArenaBytes));
+}
+
+void ZoneVersionBuilder::Append(const RecordView& rr) {
+  if (!status_.ok()) return;
+  ZoneVersion& z = *zone_;
+  if (have_last_) {
+    RecordView last = z.record(z.offsets_.size() - 1);
+    int c = CompareRecords(last, rr);
+    if (c == 0) return;  // duplicate identity: keep the earlier record
+    if (c > 0) {
+      Fail(absl::InternalError(fmt::format(
+          "records out of canonical order at {}", Where(rr))));
+      return;
+    }
+  }
+  if (!rr.owner.IsSubdomainOf(z.origin_.view())) {
+    Fail(absl::InvalidArgumentError(fmt::format(
+        "record {} is outside the zone {}", Where(rr), z.origin_.ToText())));
+    return;
+  }
+  if (IsMetaType(rr.type)) {
+    Fail(absl::InvalidArgumentError(fmt::format(
+        "meta-type record {} cannot be zone data (RFC 6895 §3.1)",
+        Where(rr))));
+    return;
+  }
+  if (rr.rdata.size() > 0xFFFF) {
+    Fail(absl::InvalidArgumentError(
+        fmt::format("record {} has RDATA over 65535 bytes", Where(rr))));
+    return;
+  }
+  if (!have_last_) {
+    z.rclass_ = rr.rclass;
+  } else if (rr.rclass != z.rclass_) {
+    Fail(absl::InvalidArgumentError(fmt::format(
+        "record {} has class {} but the zone has class {}", Where(rr),
+        rr.rclass.ToString(), z.rclass_.ToString())));
+    return;
+  }
+  if (rr.type == RRType::kSOA) {
+    // RFC 1035 §5.2: exactly one SOA, at the top of the zone.
+    if (!rr.owner.EqualsIgnoreCase(z.origin_.view())) {
+      Fail(absl::InvalidArgumentError(fmt::format(
+          "SOA record at {} is not at the zone apex {}", rr.owner.ToText(),
+          z.origin_.ToText())));
+      return;
+    }
+    if (have_soa_) {
+      Fail(absl::InvalidArgumentError(fmt::format(
+          "more than one SOA record at {}", rr.owner.ToText())));
+      return;
+    }
+    std::optional<SoaFields> f = ParseSoaRdata(rr.rdata);
+    if (!f) {
+      Fail(absl::InvalidArgumentError(
+          fmt::format("malformed SOA RDATA at {}", rr.owner.ToText())));
+      return;
+    }
+    z.soa_fields_ = *f;
+    z.soa_index_ = z.offsets_.size();
+    have_soa_ = true;
+  }
+  if (z.offsets_.size() >= options_.max_records) {
+    Fail(absl::ResourceExhaustedError(fmt::format(
+        "zone {} has more than max-records = {} records (at {})",
+        z.origin_.ToText(), options_.max_records, Where(rr))));
+    return;
+  }
+  size_t need = RecordWireSize(rr);
+  if (z.arena_.size() + need > kMaxArenaBytes) {
+    Fail(absl::ResourceExhaustedError(fmt::format(
+        "zone {} is over 4 GiB of record data (at {})", z.origin_.ToText(),
+        Where(rr))));
+    return;
+  }
+  size_t at = z.arena_.size();
+  z.arena_.resize(at + need);
+  uint8_t* p = z.arena_.data() + at;
+  std::memcpy(p, rr.owner.wire().data(), rr.owner.size());
+  p += rr.owner.size();
+  StoreU16(p, rr.type.value());
+  StoreU16(p + 2, rr.rclass.value());
+  StoreU32(p + 4, rr.ttl);
+  StoreU16(p + 8, static_cast<uint16_t>(rr.rdata.size()));
+  if (!rr.rdata.empty()) {
+    std::memcpy(p + kFixedHeader, rr.rdata.data(), rr.rdata.size());
+  }
+  z.offsets_.push_back(static_cast<uint32_t>(at));
+  have_last_ = true;
+}
+
+absl::StatusOr<std::shared_ptr<const ZoneVersion>>
+ZoneVersionBuilder::Finish() && {
+  if (!status_.ok()) return status_;
+  if (!have_soa_) {
+    return absl::InvalidArgumentError(fmt::format(
+        "zone {} has no SOA record at its apex", zone_->origin_.ToText()));
+  }
+  ZoneVersion& z = *zone_;
+  // A reservation from an estimate can overshoot (duplicates, removals);
+  // give back anything over 1/8 so the version costs what it holds.
+  if (z.arena_.capacity() - z.arena_.size() > z.arena_.size() / 8) {
+    z.arena_.shrink_to_fit();
+  }
+  if (z.offsets_.capacity() - z.offsets_.size() > z.offsets_.size() / 8) {
+    z.offsets_.shrink_to_fit();
+  }
+  return std::shared_ptr<const ZoneVersion>(std::move(zone_));
+}
+
+absl::StatusOr<std::shared_ptr<const ZoneVersion>> ZoneVersion::Build(
+    Name origin, std::vector<Record> records, const BuildOptions& options) {
+  if (records.size() >= std::numeric_limits<uint32_t>::max()) {
+    return absl::ResourceExhaustedError("too many records");
+  }
+  // Sort indices, not records: a Record is ~80 bytes with two heap buffers,
+  // an index is 4. Ties (same identity) break on input position so that the
+  // first record given is the one kept.
+  std::vector<uint32_t> order(records.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    int c = CompareRecords(records[a].view(), records[b].view());
+    return c != 0 ? c < 0 : a < b;
+  });
+  size_t bytes = 0;
+  for (const Record& r : records) bytes += RecordWireSize(r.view());
+  ZoneVersionBuilder builder(std::move(origin), options, records.size(),
+                             bytes);
+  for (uint32_t i : order) {
+    builder.Append(records[i].view());
+    if (!builder.ok()) break;
+  }
+  return std::move(builder).Finish();
+}
+
+}  // namespace xfr
