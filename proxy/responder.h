@@ -1,0 +1,66 @@
+// The seam between the network loop and the protocol: a request's bytes go
+// in, a Reply comes out. Nothing here touches a socket, so the primary
+// side's decisions are tested with byte literals and a fake clock.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/wire.h"
+#include "proxy/net_address.h"
+
+namespace xfr {
+
+enum class Transport : uint8_t { kUdp, kTcp };
+
+// A multi-message answer being served: a cursor over messages encoded once,
+// asked for the next message each time the connection has room to send
+// (STYLE.md point 2). The parts it appends stay valid until Release().
+class TransferStream {
+ public:
+  virtual ~TransferStream() = default;
+  // Appends the next message's parts (without the TCP length prefix) to
+  // `iov` and returns its size, or 0 when the stream is finished.
+  virtual size_t Next(std::vector<iovec>& iov) = 0;
+  // The parts handed out so far have been sent; their scratch can go.
+  virtual void Release() = 0;
+};
+
+struct Reply {
+  enum class Kind : uint8_t { kDrop, kMessage, kTransfer };
+  Kind kind = Kind::kDrop;
+  std::vector<uint8_t> message;             // kMessage
+  std::unique_ptr<TransferStream> transfer;  // kTransfer
+
+  static Reply Drop() { return Reply{}; }
+  static Reply Message(std::vector<uint8_t> m) {
+    Reply r;
+    r.kind = Kind::kMessage;
+    r.message = std::move(m);
+    return r;
+  }
+  static Reply Transfer(std::unique_ptr<TransferStream> t) {
+    Reply r;
+    r.kind = Kind::kTransfer;
+    r.transfer = std::move(t);
+    return r;
+  }
+};
+
+struct RequestContext {
+  SocketAddress peer;
+  Transport transport = Transport::kUdp;
+  absl::Time now;
+};
+
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual Reply Handle(Bytes request, const RequestContext& ctx) = 0;
+};
+
+}  // namespace xfr

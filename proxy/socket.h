@@ -1,0 +1,35 @@
+// Opening the sockets the engine listens on. Each serving thread opens its
+// own with SO_REUSEPORT, so the kernel spreads clients across rings.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "proxy/net_address.h"
+
+namespace xfr {
+
+class ScopedFd {
+ public:
+  ScopedFd() = default;
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(ScopedFd&& o) noexcept : fd_(o.release()) {}
+  ScopedFd& operator=(ScopedFd&& o) noexcept;
+  ~ScopedFd();
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::StatusOr<ScopedFd> OpenUdpSocket(const SocketAddress& addr, bool reuse_port);
+absl::StatusOr<ScopedFd> OpenTcpListener(const SocketAddress& addr, bool reuse_port,
+                                         int backlog = 1024);
+// A non-blocking UDP socket for sending (NOTIFY, SOA checks), bound to the
+// wildcard of the peer's family.
+absl::StatusOr<ScopedFd> OpenUdpClientSocket(bool v6);
+
+}  // namespace xfr

@@ -1,0 +1,37 @@
+// Process-wide counters, exported on /metrics. Relaxed atomics: every thread
+// bumps them, nobody needs them ordered with anything else.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace xfr {
+
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  void Add(uint64_t n = 1) { v.fetch_add(n, std::memory_order_relaxed); }
+  uint64_t Get() const { return v.load(std::memory_order_relaxed); }
+};
+
+struct ServerStats {
+  Counter udp_queries;
+  Counter udp_dropped;       // malformed beyond answering, or truncated reads
+  Counter tcp_queries;
+  Counter tcp_accepted;
+  Counter tcp_refused_cap;   // connections closed at once: over a cap
+  Counter tcp_idle_closed;
+  Counter tcp_write_timeouts;
+  Counter tcp_errors;
+  Counter responses;
+  Counter transfers_started;
+  Counter transfers_done;
+  Counter transfer_messages;
+  Counter transfer_bytes;
+  Counter formerr;
+  Counter refused;
+  Counter notauth;
+  Counter notimp;
+  Counter servfail;
+};
+
+}  // namespace xfr

@@ -1,0 +1,407 @@
+#include "proxy/tcp_server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/wire.h"
+
+namespace xfr {
+namespace {
+constexpr unsigned kTagAccept = 1;
+constexpr unsigned kTagRecv = 2;
+constexpr unsigned kTagSend = 3;
+// One sendmsg carries up to this much: several 64 KiB transfer messages per
+// system call, without holding more than a bounded amount per connection.
+constexpr size_t kBatchBytes = 256 * 1024;
+constexpr size_t kBatchIovecs = 256;
+constexpr size_t kInitialReadBuffer = 2048;
+constexpr absl::Duration kSweepInterval = absl::Seconds(1);
+}  // namespace
+
+bool ConnectionLimiter::TryAcquire(const IpAddress& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (total_ >= limits_.max_connections) return false;
+  size_t& n = per_ip_[ip];
+  if (n >= limits_.max_connections_per_ip) {
+    if (n == 0) per_ip_.erase(ip);
+    return false;
+  }
+  ++n;
+  ++total_;
+  return true;
+}
+
+void ConnectionLimiter::Release(const IpAddress& ip) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
+  if (total_ > 0) --total_;
+}
+
+bool ConnectionLimiter::TryStartTransfer() {
+  size_t cur = transfers_.load(std::memory_order_relaxed);
+  while (cur < limits_.max_concurrent_transfers) {
+    if (transfers_.compare_exchange_weak(cur, cur + 1)) return true;
+  }
+  return false;
+}
+
+void ConnectionLimiter::EndTransfer() { transfers_.fetch_sub(1); }
+
+class TcpServer::Connection : public CompletionTarget {
+ public:
+  Connection(TcpServer& server, int fd, SocketAddress peer)
+      : server_(server), fd_(fd), peer_(peer) {
+    last_activity_ = server_.loop_.Now();
+    in_.resize(kInitialReadBuffer);
+  }
+
+  ~Connection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  void Start() { ArmRecv(); }
+
+  // Called by the sweep once a second.
+  void CheckTimeouts(absl::Time now) {
+    if (closing_) return;
+    const TcpLimits& l = server_.limiter_.limits();
+    if (send_in_flight_ && now - send_started_ > l.write_timeout) {
+      server_.stats_.tcp_write_timeouts.Add();
+      Close();
+    } else if (!send_in_flight_ && out_.empty() && now - last_activity_ > l.idle_timeout) {
+      // RFC 7766 §6.2.3: the server closes idle connections.
+      server_.stats_.tcp_idle_closed.Add();
+      Close();
+    }
+  }
+
+  void Close() {
+    if (closing_) return;
+    closing_ = true;
+    if (holds_transfer_slot_) ReleaseTransferSlot();
+    if (in_flight_ > 0) {
+      // Completions still to come; the last one finishes the job.
+      server_.loop_.ring().CancelFd(fd_);
+      ::shutdown(fd_, SHUT_RDWR);
+    } else {
+      Finish();
+    }
+  }
+
+  void ResumeTransfer() {
+    waiting_slot_ = false;
+    MaybeSend();
+  }
+
+  const SocketAddress& peer() const { return peer_; }
+
+ private:
+  void OnCompletion(const Event& e) override {
+    --in_flight_;
+    if (e.tag == kTagRecv) {
+      recv_armed_ = false;
+      OnRecv(e.res);
+    } else if (e.tag == kTagSend) {
+      send_in_flight_ = false;
+      OnSent(e.res);
+    }
+    if (closing_ && in_flight_ == 0) Finish();
+  }
+
+  void Finish() {
+    server_.loop_.ring().Close(fd_);
+    fd_ = -1;
+    server_.Destroy(this);  // deletes this
+  }
+
+  void ArmRecv() {
+    if (closing_ || recv_armed_ || read_eof_) return;
+    if (out_.size() >= server_.limiter_.limits().max_pending_replies) return;
+    if (in_len_ == in_.size()) in_.resize(in_.size() * 2);
+    recv_armed_ = true;
+    ++in_flight_;
+    server_.loop_.ring().Recv(fd_, in_.data() + in_len_, in_.size() - in_len_, this,
+                              kTagRecv);
+  }
+
+  void OnRecv(int res) {
+    if (closing_) return;
+    if (res <= 0) {
+      if (res < 0 && res != -ECONNRESET) server_.stats_.tcp_errors.Add();
+      read_eof_ = true;
+      if (res < 0 || (out_.empty() && !send_in_flight_)) Close();
+      return;
+    }
+    in_len_ += static_cast<size_t>(res);
+    last_activity_ = server_.loop_.Now();
+    // Every complete length-prefixed message is a query (RFC 7766 §6.2.1:
+    // pipelined queries on one connection).
+    size_t pos = 0;
+    while (in_len_ - pos >= 2) {
+      size_t len = LoadU16(&in_[pos]);
+      if (in_len_ - pos < 2 + len) {
+        if (2 + len > in_.size()) in_.resize(2 + len);
+        break;
+      }
+      server_.stats_.tcp_queries.Add();
+      RequestContext ctx{peer_, Transport::kTcp, server_.loop_.Now()};
+      Reply r = server_.responder_.Handle(Bytes(&in_[pos + 2], len), ctx);
+      if (r.kind != Reply::Kind::kDrop) out_.push_back(std::move(r));
+      pos += 2 + len;
+    }
+    if (pos > 0) {
+      std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+      in_len_ -= pos;
+    }
+    MaybeSend();
+    ArmRecv();
+  }
+
+  bool AcquireTransferSlot() {
+    if (holds_transfer_slot_) return true;
+    if (server_.limiter_.TryStartTransfer()) {
+      holds_transfer_slot_ = true;
+      server_.stats_.transfers_started.Add();
+      return true;
+    }
+    return false;
+  }
+  void ReleaseTransferSlot() {
+    holds_transfer_slot_ = false;
+    server_.limiter_.EndTransfer();
+    server_.TransferSlotFreed();
+  }
+
+  // Gathers as much queued output as one batch holds and sends it.
+  void MaybeSend() {
+    if (closing_ || send_in_flight_ || out_.empty() || waiting_slot_) return;
+    iov_.clear();
+    prefixes_.clear();
+    prefixes_.reserve(2 * kBatchIovecs);  // never reallocates during a batch
+    batch_bytes_ = 0;
+    consumed_ = 0;
+    partial_ = false;
+    for (Reply& r : out_) {
+      if (batch_bytes_ >= kBatchBytes || iov_.size() + 8 > kBatchIovecs) break;
+      if (r.kind == Reply::Kind::kMessage) {
+        AddPrefix(r.message.size());
+        iov_.push_back({r.message.data(), r.message.size()});
+        batch_bytes_ += r.message.size();
+        ++consumed_;
+        continue;
+      }
+      if (!AcquireTransferSlot()) {
+        if (iov_.empty()) {
+          waiting_slot_ = true;
+          server_.WaitForTransferSlot(this);
+          return;
+        }
+        break;
+      }
+      bool finished = false;
+      while (batch_bytes_ < kBatchBytes && iov_.size() + 8 <= kBatchIovecs) {
+        size_t at = iov_.size();
+        iov_.push_back({});  // the length prefix, filled in below
+        size_t n = r.transfer->Next(iov_);
+        if (n == 0) {
+          iov_.resize(at);
+          finished = true;
+          break;
+        }
+        prefixes_.push_back(static_cast<uint8_t>(n >> 8));
+        prefixes_.push_back(static_cast<uint8_t>(n));
+        iov_[at] = {&prefixes_[prefixes_.size() - 2], 2};
+        batch_bytes_ += n + 2;
+        server_.stats_.transfer_messages.Add();
+      }
+      // One transfer per batch: a finished stream still owns the parts in
+      // this batch and leaves the queue once they are sent.
+      if (finished) {
+        ++consumed_;
+      } else {
+        partial_ = true;
+      }
+      break;
+    }
+    if (iov_.empty()) {
+      // Only a stream that had already sent everything was at the front.
+      PopConsumed();
+      MaybeSend();
+      return;
+    }
+    Submit();
+  }
+
+  void PopConsumed() {
+    for (size_t i = 0; i < consumed_ && !out_.empty(); ++i) {
+      Reply& r = out_.front();
+      if (r.kind == Reply::Kind::kTransfer) {
+        r.transfer->Release();
+        server_.stats_.transfers_done.Add();
+        if (holds_transfer_slot_) ReleaseTransferSlot();
+      }
+      out_.pop_front();
+    }
+    if (partial_ && !out_.empty()) out_.front().transfer->Release();
+    consumed_ = 0;
+    partial_ = false;
+  }
+
+  void AddPrefix(size_t n) {
+    prefixes_.push_back(static_cast<uint8_t>(n >> 8));
+    prefixes_.push_back(static_cast<uint8_t>(n));
+    iov_.push_back({&prefixes_[prefixes_.size() - 2], 2});
+    batch_bytes_ += 2;
+  }
+
+  void Submit() {
+    msg_ = msghdr{};
+    msg_.msg_iov = iov_.data() + iov_sent_;
+    msg_.msg_iovlen = iov_.size() - iov_sent_;
+    send_in_flight_ = true;
+    send_started_ = server_.loop_.Now();
+    ++in_flight_;
+    server_.loop_.ring().SendMsg(fd_, &msg_, this, kTagSend);
+  }
+
+  void OnSent(int res) {
+    if (closing_) return;
+    if (res < 0) {
+      if (res != -EPIPE && res != -ECONNRESET) server_.stats_.tcp_errors.Add();
+      Close();
+      return;
+    }
+    server_.stats_.transfer_bytes.Add(static_cast<uint64_t>(res));
+    last_activity_ = server_.loop_.Now();
+    // Skip what went out; a short send resumes mid-iovec.
+    size_t sent = static_cast<size_t>(res);
+    while (sent > 0 && iov_sent_ < iov_.size()) {
+      iovec& v = iov_[iov_sent_];
+      if (sent >= v.iov_len) {
+        sent -= v.iov_len;
+        ++iov_sent_;
+      } else {
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + sent;
+        v.iov_len -= sent;
+        sent = 0;
+      }
+    }
+    if (iov_sent_ < iov_.size()) {
+      Submit();
+      return;
+    }
+    iov_sent_ = 0;
+    iov_.clear();
+    PopConsumed();
+    MaybeSend();
+    ArmRecv();
+    if (read_eof_ && out_.empty() && !send_in_flight_) Close();
+  }
+
+  TcpServer& server_;
+  int fd_;
+  SocketAddress peer_;
+  std::vector<uint8_t> in_;
+  size_t in_len_ = 0;
+  std::deque<Reply> out_;
+  std::vector<iovec> iov_;
+  std::vector<uint8_t> prefixes_;
+  size_t iov_sent_ = 0;
+  size_t batch_bytes_ = 0;
+  size_t consumed_ = 0;
+  bool partial_ = false;
+  msghdr msg_{};
+  int in_flight_ = 0;
+  bool recv_armed_ = false;
+  bool send_in_flight_ = false;
+  bool read_eof_ = false;
+  bool closing_ = false;
+  bool holds_transfer_slot_ = false;
+  bool waiting_slot_ = false;
+  absl::Time last_activity_;
+  absl::Time send_started_;
+
+ public:
+  std::list<std::unique_ptr<Connection>>::iterator self_;
+};
+
+absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(
+    EventLoop& loop, ScopedFd listener, Responder& responder, ServerStats& stats,
+    ConnectionLimiter& limiter) {
+  std::unique_ptr<TcpServer> s(
+      new TcpServer(loop, std::move(listener), responder, stats, limiter));
+  loop.ring().AcceptMultishot(s->listener_.get(), s.get(), kTagAccept);
+  TcpServer* raw = s.get();
+  s->sweep_timer_ = loop.After(kSweepInterval, [raw] { raw->Sweep(); });
+  return s;
+}
+
+TcpServer::~TcpServer() {
+  loop_.Cancel(sweep_timer_);
+}
+
+void TcpServer::StopAccepting() {
+  if (!accepting_) return;
+  accepting_ = false;
+  loop_.ring().CancelFd(listener_.get());
+}
+
+void TcpServer::OnCompletion(const Event& e) {
+  if (e.tag != kTagAccept) return;
+  if (e.res >= 0) {
+    int fd = e.res;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    std::optional<SocketAddress> peer;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      peer = SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    }
+    if (!accepting_ || !peer || !limiter_.TryAcquire(peer->ip())) {
+      stats_.tcp_refused_cap.Add();
+      ::close(fd);
+    } else {
+      stats_.tcp_accepted.Add();
+      connections_.push_back(std::make_unique<Connection>(*this, fd, *peer));
+      Connection* c = connections_.back().get();
+      c->self_ = std::prev(connections_.end());
+      c->Start();
+    }
+  }
+  if (!e.more && accepting_ && e.res != -ECANCELED) {
+    loop_.ring().AcceptMultishot(listener_.get(), this, kTagAccept);
+  }
+}
+
+void TcpServer::Sweep() {
+  absl::Time now = loop_.Now();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    Connection* c = (it++)->get();  // CheckTimeouts may destroy c
+    c->CheckTimeouts(now);
+  }
+  sweep_timer_ = loop_.After(kSweepInterval, [this] { Sweep(); });
+}
+
+void TcpServer::Destroy(Connection* c) {
+  limiter_.Release(c->peer().ip());
+  waiting_transfer_.erase(
+      std::remove(waiting_transfer_.begin(), waiting_transfer_.end(), c),
+      waiting_transfer_.end());
+  connections_.erase(c->self_);
+}
+
+void TcpServer::WaitForTransferSlot(Connection* c) { waiting_transfer_.push_back(c); }
+
+void TcpServer::TransferSlotFreed() {
+  if (waiting_transfer_.empty()) return;
+  Connection* c = waiting_transfer_.front();
+  waiting_transfer_.pop_front();
+  c->ResumeTransfer();
+}
+
+}  // namespace xfr
