@@ -200,7 +200,9 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
 }
 
 // RRSIG times (RFC 4034 §3.2): the 32-bit value is printed as seconds since
-// the epoch read without wrap-around, so output never depends on the clock.
+// the epoch read without wrap-around (1970-2106), so output never depends on
+// the clock. BIND prints the date nearest to now instead; for any value
+// within 68 years of now the two agree, and both read back to the same bits.
 void AppendTime(uint32_t t, std::string& out) {
   int64_t y;
   unsigned m, d;
@@ -210,8 +212,9 @@ void AppendTime(uint32_t t, std::string& out) {
                      s / 60 % 60, s % 60);
 }
 
-// YYYYMMDDHHmmSS, taken modulo 2^32 as RFC 4034 §3.2 says; or a plain
-// number of seconds.
+// YYYYMMDDHHmmSS, taken modulo 2^32 as RFC 4034 §3.2 says (so BIND's
+// "19620519052659" for a time past 2038+68 reads back to the same value);
+// or a plain number of seconds.
 std::optional<uint32_t> ParseTime(std::string_view s) {
   if (s.size() == 14 && AllDigits(s)) {
     auto num = [&](size_t at, size_t n) {
@@ -224,7 +227,7 @@ std::optional<uint32_t> ParseTime(std::string_view s) {
     static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30,
                                          31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] ||
+    if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] ||
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 59) {
       return std::nullopt;
     }

@@ -35,6 +35,13 @@ int main(int argc, char** argv) {
             [](const xfr::Record& a, const xfr::Record& b) {
               return xfr::CompareRecords(a.view(), b.view()) < 0;
             });
+  // A master file may repeat a record; an RRset is a set (RFC 2181 §5), so
+  // print it once, as BIND does.
+  records->erase(std::unique(records->begin(), records->end(),
+                             [](const xfr::Record& a, const xfr::Record& b) {
+                               return xfr::CompareRecords(a.view(), b.view()) == 0;
+                             }),
+                 records->end());
   std::string text = xfr::WriteZoneText(*records);
   std::fwrite(text.data(), 1, text.size(), stdout);
   return std::fflush(stdout) == 0 ? 0 : 1;
