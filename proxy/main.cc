@@ -1,6 +1,6 @@
-// Placeholder until the engine lands (issue 3): reports its version.
-#include <cstdio>
-int main() {
-  std::puts("xfrproxy 0.1.0");
-  return 0;
+// xfrproxy's entry point. The engine plugs its run function in here.
+#include "proxy/cli.h"
+
+int main(int argc, char** argv) {
+  return xfr::CliMain(argc, argv, /*run=*/nullptr);
 }

@@ -1,0 +1,55 @@
+// The xfrproxy command line (DESIGN.md "Command line"):
+//   xfrproxy --config FILE          run
+//   xfrproxy check --config FILE    validate the config and its zone files
+//   xfrproxy demo                   everything on loopback (reserved)
+//   xfrproxy --help | --version
+// Small enough that no option library is needed.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proxy/config.h"
+
+namespace xfr {
+
+inline constexpr std::string_view kXfrproxyVersion = "0.1.0";
+
+// Exit codes: 0 success, 1 a bad config or a failure while running, 2 a
+// usage error (and `demo`, which is not implemented yet).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct CommandLine {
+  enum class Command { kRun, kCheck, kDemo, kHelp, kVersion };
+  Command command = Command::kHelp;
+  std::string config_path;  // kRun and kCheck
+};
+
+// `args` excludes argv[0]. Accepts --config FILE, --config=FILE and -c FILE.
+absl::StatusOr<CommandLine> ParseCommandLine(
+    const std::vector<std::string_view>& args);
+
+std::string UsageText();
+
+// Loads `path`, checks the zone files, and writes one line per zone to
+// `out` (or the error to `err`). Returns the exit code.
+int RunCheck(const std::string& path, std::FILE* out, std::FILE* err);
+
+// One line describing a zone, as `check` prints it.
+std::string DescribeZone(const Config& config, const ZoneConfig& zone);
+
+// Runs the proxy with a loaded config; returns the exit code.
+using RunFunction = std::function<int(const Config&)>;
+
+// The whole of main(): parses argv, dispatches, prints errors. `run` is
+// called for `--config FILE` once the config has loaded; when it is empty
+// (no engine linked in) that is reported as an error.
+int CliMain(int argc, char** argv, const RunFunction& run);
+
+}  // namespace xfr

@@ -1,0 +1,894 @@
+#include "proxy/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/ascii.h"
+#include "fmt/format.h"
+#include "yaml-cpp/yaml.h"
+
+namespace xfr {
+namespace {
+
+// One key of a YAML map, kept with its nodes for messages.
+struct Field {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+using Fields = std::vector<Field>;
+
+const Field* Get(const Fields& fields, std::string_view key) {
+  for (const Field& f : fields) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+std::string Join(std::string_view path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return fmt::format("{}.{}", path, key);
+}
+
+std::string Index(std::string_view path, size_t i) {
+  return fmt::format("{}[{}]", path, i);
+}
+
+// Turns a YAML document into a Config. Every check reports through Error(),
+// so every message has the same "file:line:col: path: what" shape.
+class Parser {
+ public:
+  Parser(std::string_view display_name, std::string_view base_dir)
+      : display_name_(display_name), base_dir_(base_dir) {}
+
+  absl::StatusOr<Config> Parse(const YAML::Node& root);
+
+  absl::Status ErrorAt(const YAML::Mark& mark, std::string_view path,
+                       std::string_view what) const {
+    std::string loc = display_name_;
+    if (!mark.is_null()) {
+      loc = fmt::format("{}:{}:{}", display_name_, mark.line + 1,
+                        mark.column + 1);
+    }
+    if (path.empty()) {
+      return absl::InvalidArgumentError(fmt::format("{}: {}", loc, what));
+    }
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: {}", loc, path, what));
+  }
+  absl::Status Error(const YAML::Node& n, std::string_view path,
+                     std::string_view what) const {
+    return ErrorAt(n.Mark(), path, what);
+  }
+
+ private:
+  std::string Where(const YAML::Node& n, std::string_view path) const {
+    YAML::Mark m = n.Mark();
+    if (m.is_null()) return fmt::format("{}: {}", display_name_, path);
+    return fmt::format("{}:{}:{}: {}", display_name_, m.line + 1,
+                       m.column + 1, path);
+  }
+
+  absl::StatusOr<Fields> MapFields(
+      const YAML::Node& n, std::string_view path,
+      std::initializer_list<std::string_view> allowed) const;
+  absl::StatusOr<std::string> String(const YAML::Node& n,
+                                     std::string_view path) const;
+  absl::StatusOr<uint64_t> UInt(const YAML::Node& n, std::string_view path,
+                                uint64_t min, uint64_t max) const;
+  absl::StatusOr<bool> Bool(const YAML::Node& n, std::string_view path) const;
+  absl::StatusOr<absl::Duration> Duration(const YAML::Node& n,
+                                          std::string_view path) const;
+  absl::Status Sequence(const YAML::Node& n, std::string_view path) const;
+  absl::StatusOr<Name> DomainName(const YAML::Node& n,
+                                  std::string_view path) const;
+  absl::StatusOr<SocketAddress> Address(const YAML::Node& n,
+                                        std::string_view path,
+                                        std::optional<uint16_t> def) const;
+  absl::StatusOr<CidrSet> Cidrs(const YAML::Node& n,
+                                std::string_view path) const;
+  absl::StatusOr<Name> KeyRef(const YAML::Node& n, std::string_view path,
+                              const Config& config) const;
+  std::string ResolvePath(const std::string& p) const;
+
+  absl::Status ParseKeys(const YAML::Node& n, Config& config) const;
+  absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
+  absl::Status ParseZone(const YAML::Node& n, std::string_view path,
+                         const Config& config, ZoneConfig& zone,
+                         YAML::Mark& name_mark) const;
+  absl::Status ParseSecondaries(const YAML::Node& n, std::string_view path,
+                                const Config& config, ZoneConfig& zone) const;
+  absl::Status ParseProxied(const YAML::Node& n, std::string_view path,
+                            ZoneConfig& zone) const;
+
+  std::string display_name_;
+  std::string base_dir_;
+};
+
+absl::StatusOr<Fields> Parser::MapFields(
+    const YAML::Node& n, std::string_view path,
+    std::initializer_list<std::string_view> allowed) const {
+  if (!n.IsMap()) return Error(n, path, "expected a mapping (key: value)");
+  Fields out;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    // Copies: the iterator hands out a temporary pair.
+    YAML::Node k = it->first;
+    YAML::Node v = it->second;
+    if (!k.IsScalar()) return Error(k, path, "keys must be plain strings");
+    std::string key = k.Scalar();
+    bool known = false;
+    for (std::string_view a : allowed) known = known || a == key;
+    if (!known) {
+      std::string list;
+      for (std::string_view a : allowed) {
+        list += list.empty() ? "" : ", ";
+        list += a;
+      }
+      return Error(k, Join(path, key),
+                   fmt::format("unknown key '{}' (expected one of: {})", key,
+                               list));
+    }
+    // yaml-cpp keeps the last of two equal keys; a duplicate is more likely
+    // a paste error than intent, so it is refused.
+    if (Get(out, key) != nullptr) {
+      return Error(k, Join(path, key), fmt::format("duplicate key '{}'", key));
+    }
+    out.push_back(Field{key, k, v});
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> Parser::String(const YAML::Node& n,
+                                           std::string_view path) const {
+  if (!n.IsScalar()) return Error(n, path, "expected a string");
+  return n.Scalar();
+}
+
+absl::StatusOr<uint64_t> Parser::UInt(const YAML::Node& n,
+                                      std::string_view path, uint64_t min,
+                                      uint64_t max) const {
+  auto bad = [&]() {
+    return Error(n, path,
+                 fmt::format("expected an integer in {}..{}{}", min, max,
+                             n.IsScalar() ? fmt::format(", got '{}'",
+                                                        n.Scalar())
+                                          : ""));
+  };
+  if (!n.IsScalar()) return bad();
+  // Digits, with '_' allowed between them as in YAML 1.1 ("10_000_000").
+  const std::string& s = n.Scalar();
+  uint64_t v = 0;
+  int digits = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '_' && i > 0 && i + 1 < s.size()) continue;
+    if (c < '0' || c > '9' || ++digits > 19) return bad();
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (digits == 0 || v < min || v > max) return bad();
+  return v;
+}
+
+absl::StatusOr<bool> Parser::Bool(const YAML::Node& n,
+                                  std::string_view path) const {
+  if (n.IsScalar()) {
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "yes") return true;
+    if (s == "false" || s == "no") return false;
+  }
+  return Error(n, path, "expected true or false");
+}
+
+absl::StatusOr<absl::Duration> Parser::Duration(const YAML::Node& n,
+                                                std::string_view path) const {
+  if (!n.IsScalar()) return Error(n, path, "expected a duration such as 30s");
+  absl::StatusOr<absl::Duration> d = ParseConfigDuration(n.Scalar());
+  if (!d.ok()) return Error(n, path, ToStd(d.status().message()));
+  return *d;
+}
+
+absl::Status Parser::Sequence(const YAML::Node& n,
+                              std::string_view path) const {
+  if (!n.IsSequence()) return Error(n, path, "expected a list");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Name> Parser::DomainName(const YAML::Node& n,
+                                        std::string_view path) const {
+  absl::StatusOr<std::string> text = String(n, path);
+  if (!text.ok()) return text.status();
+  // Names in the config are always absolute; the final dot is optional.
+  Name root;
+  absl::StatusOr<Name> name =
+      text->empty() ? absl::InvalidArgumentError("empty name")
+                    : Name::FromText(*text, &root);
+  if (!name.ok()) {
+    return Error(n, path,
+                 fmt::format("bad name '{}': {}", *text,
+                             ToStd(name.status().message())));
+  }
+  return *name;
+}
+
+absl::StatusOr<SocketAddress> Parser::Address(
+    const YAML::Node& n, std::string_view path,
+    std::optional<uint16_t> def) const {
+  absl::StatusOr<std::string> text = String(n, path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<SocketAddress> a = SocketAddress::Parse(*text, def);
+  if (!a.ok()) return Error(n, path, ToStd(a.status().message()));
+  return *a;
+}
+
+absl::StatusOr<CidrSet> Parser::Cidrs(const YAML::Node& n,
+                                      std::string_view path) const {
+  if (absl::Status s = Sequence(n, path); !s.ok()) return s;
+  CidrSet set;
+  size_t i = 0;
+  for (auto it = n.begin(); it != n.end(); ++it, ++i) {
+    std::string p = Index(path, i);
+    absl::StatusOr<std::string> text = String(*it, p);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<Cidr> c = Cidr::Parse(*text);
+    if (!c.ok()) return Error(*it, p, ToStd(c.status().message()));
+    set.Add(*c);
+  }
+  return set;
+}
+
+absl::StatusOr<Name> Parser::KeyRef(const YAML::Node& n, std::string_view path,
+                                    const Config& config) const {
+  absl::StatusOr<Name> name = DomainName(n, path);
+  if (!name.ok()) return name.status();
+  if (config.FindKey(*name) == nullptr) {
+    return Error(n, path,
+                 fmt::format("undefined key '{}' (not in 'keys')",
+                             name->ToText()));
+  }
+  return *name;
+}
+
+std::string Parser::ResolvePath(const std::string& p) const {
+  std::filesystem::path path(p);
+  if (path.is_absolute() || base_dir_.empty()) return p;
+  return (std::filesystem::path(base_dir_) / path).string();
+}
+
+absl::Status Parser::ParseKeys(const YAML::Node& n, Config& config) const {
+  if (absl::Status s = Sequence(n, "keys"); !s.ok()) return s;
+  size_t i = 0;
+  for (auto it = n.begin(); it != n.end(); ++it, ++i) {
+    std::string path = Index("keys", i);
+    absl::StatusOr<Fields> f =
+        MapFields(*it, path, {"name", "algorithm", "secret"});
+    if (!f.ok()) return f.status();
+    TsigKeyConfig key;
+    for (std::string_view k : {"name", "algorithm", "secret"}) {
+      if (Get(*f, k) == nullptr) {
+        return Error(*it, path, fmt::format("missing '{}'", k));
+      }
+    }
+    const Field* name = Get(*f, "name");
+    absl::StatusOr<Name> kn = DomainName(name->value, Join(path, "name"));
+    if (!kn.ok()) return kn.status();
+    if (config.FindKey(*kn) != nullptr) {
+      return Error(name->value, Join(path, "name"),
+                   fmt::format("duplicate key name '{}'", kn->ToText()));
+    }
+    key.name = *kn;
+
+    const Field* alg = Get(*f, "algorithm");
+    absl::StatusOr<std::string> at =
+        String(alg->value, Join(path, "algorithm"));
+    if (!at.ok()) return at.status();
+    // Accept the RFC 8945 §6 spelling with a final dot and any case.
+    std::string_view a = *at;
+    if (!a.empty() && a.back() == '.') a.remove_suffix(1);
+    for (std::string_view known : kTsigAlgorithms) {
+      if (EqualsIgnoreCase(a, known)) key.algorithm = std::string(known);
+    }
+    if (key.algorithm.empty()) {
+      return Error(alg->value, Join(path, "algorithm"),
+                   fmt::format("unsupported algorithm '{}' (expected one of "
+                               "hmac-sha1, hmac-sha224, hmac-sha256, "
+                               "hmac-sha384, hmac-sha512)",
+                               *at));
+    }
+
+    const Field* sec = Get(*f, "secret");
+    absl::StatusOr<std::string> st = String(sec->value, Join(path, "secret"));
+    if (!st.ok()) return st.status();
+    absl::StatusOr<std::string> bytes = DecodeBase64(*st);
+    if (!bytes.ok()) {
+      // The secret itself is never echoed into logs.
+      return Error(sec->value, Join(path, "secret"),
+                   fmt::format("bad secret: {}",
+                               ToStd(bytes.status().message())));
+    }
+    if (bytes->empty()) {
+      return Error(sec->value, Join(path, "secret"), "empty secret");
+    }
+    key.secret = std::move(*bytes);
+    config.keys.push_back(std::move(key));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::ParseLimits(const YAML::Node& n,
+                                 LimitsConfig& limits) const {
+  absl::StatusOr<Fields> f = MapFields(
+      n, "limits",
+      {"tcp-connections", "tcp-connections-per-ip", "tcp-idle-timeout",
+       "tcp-write-timeout", "max-concurrent-transfers",
+       "upstream-query-timeout", "upstream-connect-timeout",
+       "upstream-idle-timeout", "upstream-transfer-timeout"});
+  if (!f.ok()) return f.status();
+  for (const Field& field : *f) {
+    std::string path = Join("limits", field.key);
+    auto u32 = [&](uint32_t& out, uint64_t max) -> absl::Status {
+      absl::StatusOr<uint64_t> v = UInt(field.value, path, 1, max);
+      if (!v.ok()) return v.status();
+      out = static_cast<uint32_t>(*v);
+      return absl::OkStatus();
+    };
+    auto dur = [&](absl::Duration& out) -> absl::Status {
+      absl::StatusOr<absl::Duration> d = Duration(field.value, path);
+      if (!d.ok()) return d.status();
+      out = *d;
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    if (field.key == "tcp-connections") {
+      s = u32(limits.tcp_connections, 10'000'000);
+    } else if (field.key == "tcp-connections-per-ip") {
+      s = u32(limits.tcp_connections_per_ip, 10'000'000);
+    } else if (field.key == "max-concurrent-transfers") {
+      s = u32(limits.max_concurrent_transfers, 10'000'000);
+    } else if (field.key == "tcp-idle-timeout") {
+      s = dur(limits.tcp_idle_timeout);
+    } else if (field.key == "tcp-write-timeout") {
+      s = dur(limits.tcp_write_timeout);
+    } else if (field.key == "upstream-query-timeout") {
+      s = dur(limits.upstream_query_timeout);
+    } else if (field.key == "upstream-connect-timeout") {
+      s = dur(limits.upstream_connect_timeout);
+    } else if (field.key == "upstream-idle-timeout") {
+      s = dur(limits.upstream_idle_timeout);
+    } else if (field.key == "upstream-transfer-timeout") {
+      s = dur(limits.upstream_transfer_timeout);
+    }
+    if (!s.ok()) return s;
+  }
+  if (limits.tcp_connections_per_ip > limits.tcp_connections) {
+    const Field* per_ip = Get(*f, "tcp-connections-per-ip");
+    return Error(per_ip != nullptr ? per_ip->value : n,
+                 "limits.tcp-connections-per-ip",
+                 fmt::format("{} is more than tcp-connections ({})",
+                             limits.tcp_connections_per_ip,
+                             limits.tcp_connections));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::ParseSecondaries(const YAML::Node& n,
+                                      std::string_view path,
+                                      const Config& config,
+                                      ZoneConfig& zone) const {
+  if (absl::Status s = Sequence(n, path); !s.ok()) return s;
+  size_t i = 0;
+  for (auto it = n.begin(); it != n.end(); ++it, ++i) {
+    std::string p = Index(path, i);
+    absl::StatusOr<Fields> f = MapFields(*it, p, {"address", "key", "notify"});
+    if (!f.ok()) return f.status();
+    SecondaryConfig sec;
+    const Field* addr = Get(*f, "address");
+    if (addr == nullptr) return Error(*it, p, "missing 'address'");
+    absl::StatusOr<SocketAddress> a =
+        Address(addr->value, Join(p, "address"), 53);
+    if (!a.ok()) return a.status();
+    for (const SecondaryConfig& other : zone.secondaries) {
+      if (other.address == *a) {
+        return Error(addr->value, Join(p, "address"),
+                     fmt::format("duplicate secondary {}", a->ToString()));
+      }
+    }
+    sec.address = *a;
+    if (const Field* key = Get(*f, "key")) {
+      absl::StatusOr<Name> k = KeyRef(key->value, Join(p, "key"), config);
+      if (!k.ok()) return k.status();
+      sec.key = *k;
+    }
+    if (const Field* notify = Get(*f, "notify")) {
+      absl::StatusOr<bool> b = Bool(notify->value, Join(p, "notify"));
+      if (!b.ok()) return b.status();
+      sec.notify = *b;
+    }
+    zone.secondaries.push_back(std::move(sec));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::ParseProxied(const YAML::Node& n, std::string_view path,
+                                  ZoneConfig& zone) const {
+  absl::StatusOr<Fields> f =
+      MapFields(n, path, {"names", "edge-v4", "edge-v6", "ttl"});
+  if (!f.ok()) return f.status();
+  ProxiedConfig px;
+  const Field* names = Get(*f, "names");
+  if (names == nullptr) return Error(n, path, "missing 'names'");
+  std::string names_path = Join(path, "names");
+  if (absl::Status s = Sequence(names->value, names_path); !s.ok()) return s;
+  if (names->value.size() == 0) {
+    return Error(names->value, names_path, "empty list");
+  }
+  size_t i = 0;
+  for (auto it = names->value.begin(); it != names->value.end(); ++it, ++i) {
+    std::string p = Index(names_path, i);
+    absl::StatusOr<std::string> text = String(*it, p);
+    if (!text.ok()) return text.status();
+    ProxiedName pn;
+    std::string_view t = *text;
+    if (t.substr(0, 2) == "*.") {
+      pn.wildcard = true;
+      t.remove_prefix(2);
+    }
+    if (t.find('*') != std::string_view::npos) {
+      return Error(*it, p,
+                   fmt::format("bad name '{}': '*' is only allowed as the "
+                               "whole first label ('*.suffix')",
+                               *text));
+    }
+    Name root;
+    absl::StatusOr<Name> name =
+        t.empty() ? absl::InvalidArgumentError("empty name")
+                  : Name::FromText(t, &root);
+    if (!name.ok()) {
+      return Error(*it, p,
+                   fmt::format("bad name '{}': {}", *text,
+                               ToStd(name.status().message())));
+    }
+    if (!name->view().IsSubdomainOf(zone.name)) {
+      return Error(*it, p,
+                   fmt::format("'{}' is outside the zone {}", *text,
+                               zone.name.ToText()));
+    }
+    pn.name = *name;
+    px.names.push_back(std::move(pn));
+  }
+
+  auto edges = [&](std::string_view key, bool v4,
+                   std::vector<IpAddress>& out) -> absl::Status {
+    const Field* e = Get(*f, key);
+    if (e == nullptr) return absl::OkStatus();
+    std::string ep = Join(path, key);
+    if (absl::Status s = Sequence(e->value, ep); !s.ok()) return s;
+    size_t j = 0;
+    for (auto it = e->value.begin(); it != e->value.end(); ++it, ++j) {
+      std::string p = Index(ep, j);
+      absl::StatusOr<std::string> text = String(*it, p);
+      if (!text.ok()) return text.status();
+      absl::StatusOr<IpAddress> ip = IpAddress::Parse(*text);
+      if (!ip.ok()) return Error(*it, p, ToStd(ip.status().message()));
+      // A v4-mapped address in edge-v6 would become an AAAA that no client
+      // can use as IPv6.
+      if (v4 != ip->is_v4() || (!v4 && ip->IsV4Mapped())) {
+        return Error(*it, p,
+                     fmt::format("'{}' is not an {} address", *text,
+                                 v4 ? "IPv4" : "IPv6"));
+      }
+      for (const IpAddress& other : out) {
+        // Duplicate records in one RRset are not allowed (RFC 2181 §5).
+        if (other == *ip) {
+          return Error(*it, p, fmt::format("duplicate address {}", *text));
+        }
+      }
+      out.push_back(*ip);
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = edges("edge-v4", true, px.edge_v4); !s.ok()) return s;
+  if (absl::Status s = edges("edge-v6", false, px.edge_v6); !s.ok()) return s;
+  if (px.edge_v4.empty() && px.edge_v6.empty()) {
+    return Error(n, path,
+                 "needs at least one edge address in 'edge-v4' or 'edge-v6'");
+  }
+  if (const Field* ttl = Get(*f, "ttl")) {
+    // RFC 2181 §8: a TTL is 0..2^31-1.
+    absl::StatusOr<uint64_t> v =
+        UInt(ttl->value, Join(path, "ttl"), 0, 0x7fffffff);
+    if (!v.ok()) return v.status();
+    px.ttl = static_cast<uint32_t>(*v);
+  }
+  zone.proxied = std::move(px);
+  return absl::OkStatus();
+}
+
+absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
+                               const Config& config, ZoneConfig& zone,
+                               YAML::Mark& name_mark) const {
+  absl::StatusOr<Fields> f = MapFields(
+      n, path,
+      {"name", "primaries", "primary-key", "file", "notify-from",
+       "allow-transfer", "secondaries", "journal", "max-records", "proxied"});
+  if (!f.ok()) return f.status();
+  zone.origin = Where(n, path);
+  const Field* name = Get(*f, "name");
+  if (name == nullptr) return Error(n, path, "missing 'name'");
+  name_mark = name->value.Mark();
+  absl::StatusOr<Name> zn = DomainName(name->value, Join(path, "name"));
+  if (!zn.ok()) return zn.status();
+  zone.name = *zn;
+
+  const Field* primaries = Get(*f, "primaries");
+  const Field* file = Get(*f, "file");
+  if (primaries != nullptr && file != nullptr) {
+    const Field* later =
+        primaries->key_node.Mark().pos > file->key_node.Mark().pos ? primaries
+                                                                   : file;
+    return Error(later->key_node, path,
+                 "'primaries' and 'file' are exclusive: a zone is either "
+                 "transferred from primaries or read from a file");
+  }
+  if (primaries == nullptr && file == nullptr) {
+    return Error(n, path, "needs 'primaries' (to transfer the zone) or "
+                          "'file' (to serve a master file)");
+  }
+  if (primaries != nullptr) {
+    std::string pp = Join(path, "primaries");
+    if (absl::Status s = Sequence(primaries->value, pp); !s.ok()) return s;
+    if (primaries->value.size() == 0) {
+      return Error(primaries->value, pp, "empty list");
+    }
+    size_t i = 0;
+    for (auto it = primaries->value.begin(); it != primaries->value.end();
+         ++it, ++i) {
+      absl::StatusOr<SocketAddress> a = Address(*it, Index(pp, i), 53);
+      if (!a.ok()) return a.status();
+      for (const SocketAddress& other : zone.primaries) {
+        if (other == *a) {
+          return Error(*it, Index(pp, i),
+                       fmt::format("duplicate primary {}", a->ToString()));
+        }
+      }
+      zone.primaries.push_back(*a);
+    }
+  } else {
+    absl::StatusOr<std::string> p = String(file->value, Join(path, "file"));
+    if (!p.ok()) return p.status();
+    if (p->empty()) return Error(file->value, Join(path, "file"), "empty path");
+    zone.file = ResolvePath(*p);
+    zone.file_origin = Where(file->value, Join(path, "file"));
+  }
+
+  // Settings that only mean something for a transferred zone are refused on
+  // a file zone rather than ignored.
+  for (std::string_view k : {"primary-key", "notify-from"}) {
+    const Field* fld = Get(*f, k);
+    if (fld != nullptr && file != nullptr) {
+      return Error(fld->key_node, Join(path, k),
+                   "only applies to a zone with 'primaries'");
+    }
+  }
+  if (const Field* pk = Get(*f, "primary-key")) {
+    absl::StatusOr<Name> k = KeyRef(pk->value, Join(path, "primary-key"),
+                                    config);
+    if (!k.ok()) return k.status();
+    zone.primary_key = *k;
+  }
+  if (const Field* nf = Get(*f, "notify-from")) {
+    absl::StatusOr<CidrSet> set = Cidrs(nf->value, Join(path, "notify-from"));
+    if (!set.ok()) return set.status();
+    zone.notify_from = std::move(*set);
+  } else {
+    for (const SocketAddress& p : zone.primaries) {
+      zone.notify_from.Add(Cidr::Host(p.ip()));
+    }
+  }
+  if (const Field* sec = Get(*f, "secondaries")) {
+    absl::Status s =
+        ParseSecondaries(sec->value, Join(path, "secondaries"), config, zone);
+    if (!s.ok()) return s;
+  }
+  if (const Field* at = Get(*f, "allow-transfer")) {
+    absl::StatusOr<CidrSet> set =
+        Cidrs(at->value, Join(path, "allow-transfer"));
+    if (!set.ok()) return set.status();
+    zone.allow_transfer = std::move(*set);
+    zone.allow_transfer_explicit = true;
+  } else {
+    for (const SecondaryConfig& s : zone.secondaries) {
+      if (!zone.allow_transfer.Contains(s.address.ip())) {
+        zone.allow_transfer.Add(Cidr::Host(s.address.ip()));
+      }
+    }
+  }
+  if (const Field* j = Get(*f, "journal")) {
+    std::string jp = Join(path, "journal");
+    absl::StatusOr<Fields> jf = MapFields(j->value, jp, {"max-diffs"});
+    if (!jf.ok()) return jf.status();
+    if (const Field* md = Get(*jf, "max-diffs")) {
+      absl::StatusOr<uint64_t> v =
+          UInt(md->value, Join(jp, "max-diffs"), 0, 1'000'000);
+      if (!v.ok()) return v.status();
+      zone.journal_max_diffs = static_cast<uint32_t>(*v);
+    }
+  }
+  if (const Field* mr = Get(*f, "max-records")) {
+    // At least the SOA, and a bound that keeps counts in 32 bits.
+    absl::StatusOr<uint64_t> v =
+        UInt(mr->value, Join(path, "max-records"), 1, 4'000'000'000);
+    if (!v.ok()) return v.status();
+    zone.max_records = *v;
+  }
+  if (const Field* px = Get(*f, "proxied")) {
+    absl::Status s = ParseProxied(px->value, Join(path, "proxied"), zone);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
+  if (!root.IsDefined() || root.IsNull()) {
+    return ErrorAt(YAML::Mark::null_mark(), "", "empty configuration");
+  }
+  absl::StatusOr<Fields> f =
+      MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
+                           "zones", "limits"});
+  if (!f.ok()) return f.status();
+  Config config;
+  config.path = display_name_;
+
+  const Field* listen = Get(*f, "listen");
+  if (listen == nullptr) return Error(root, "", "missing 'listen'");
+  if (absl::Status s = Sequence(listen->value, "listen"); !s.ok()) return s;
+  if (listen->value.size() == 0) {
+    return Error(listen->value, "listen", "empty list");
+  }
+  size_t i = 0;
+  for (auto it = listen->value.begin(); it != listen->value.end(); ++it, ++i) {
+    absl::StatusOr<SocketAddress> a = Address(*it, Index("listen", i), 53);
+    if (!a.ok()) return a.status();
+    for (const SocketAddress& other : config.listen) {
+      if (other == *a) {
+        return Error(*it, Index("listen", i),
+                     fmt::format("duplicate address {}", a->ToString()));
+      }
+    }
+    config.listen.push_back(*a);
+  }
+  if (const Field* http = Get(*f, "http")) {
+    absl::StatusOr<SocketAddress> a = Address(http->value, "http", {});
+    if (!a.ok()) return a.status();
+    config.http = *a;
+  }
+  if (const Field* sd = Get(*f, "state-dir")) {
+    absl::StatusOr<std::string> p = String(sd->value, "state-dir");
+    if (!p.ok()) return p.status();
+    if (p->empty()) return Error(sd->value, "state-dir", "empty path");
+    config.state_dir = ResolvePath(*p);
+  }
+  unsigned cores = std::thread::hardware_concurrency();
+  config.threads = cores == 0 ? 1 : static_cast<int>(cores);
+  if (const Field* t = Get(*f, "threads")) {
+    absl::StatusOr<uint64_t> v = UInt(t->value, "threads", 1, 1024);
+    if (!v.ok()) return v.status();
+    config.threads = static_cast<int>(*v);
+  }
+  if (const Field* k = Get(*f, "keys")) {
+    if (absl::Status s = ParseKeys(k->value, config); !s.ok()) return s;
+  }
+  if (const Field* l = Get(*f, "limits")) {
+    if (absl::Status s = ParseLimits(l->value, config.limits); !s.ok()) {
+      return s;
+    }
+  }
+  const Field* zones = Get(*f, "zones");
+  if (zones == nullptr) return Error(root, "", "missing 'zones'");
+  if (absl::Status s = Sequence(zones->value, "zones"); !s.ok()) return s;
+  i = 0;
+  for (auto it = zones->value.begin(); it != zones->value.end(); ++it, ++i) {
+    std::string path = Index("zones", i);
+    ZoneConfig zone;
+    YAML::Mark name_mark;
+    if (absl::Status s = ParseZone(*it, path, config, zone, name_mark);
+        !s.ok()) {
+      return s;
+    }
+    for (size_t j = 0; j < config.zones.size(); ++j) {
+      if (config.zones[j].name == zone.name) {
+        return ErrorAt(name_mark, Join(path, "name"),
+                     fmt::format("duplicate zone '{}' (also zones[{}])",
+                                 zone.name.ToText(), j));
+      }
+    }
+    config.zones.push_back(std::move(zone));
+  }
+  return config;
+}
+
+}  // namespace
+
+bool ProxiedConfig::Matches(NameView owner) const {
+  for (const ProxiedName& p : names) {
+    if (p.wildcard) {
+      if (owner.LabelCount() > p.name.view().LabelCount() &&
+          owner.IsSubdomainOf(p.name)) {
+        return true;
+      }
+    } else if (owner.EqualsIgnoreCase(p.name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+const TsigKeyConfig* Config::FindKey(const Name& name) const {
+  for (const TsigKeyConfig& k : keys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+const ZoneConfig* Config::FindZone(const Name& name) const {
+  for (const ZoneConfig& z : zones) {
+    if (z.name == name) return &z;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Config> LoadConfigText(std::string_view text,
+                                      std::string_view display_name,
+                                      std::string_view base_dir) {
+  Parser parser(display_name, base_dir);
+  // yaml-cpp reports through exceptions; none may leave this function.
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    return parser.Parse(root);
+  } catch (const YAML::Exception& e) {
+    return parser.ErrorAt(e.mark, "", fmt::format("YAML: {}", e.msg));
+  } catch (const std::exception& e) {
+    return parser.ErrorAt(YAML::Mark::null_mark(), "",
+                          fmt::format("cannot parse: {}", e.what()));
+  }
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    return absl::UnavailableError(fmt::format("{}: read error", path));
+  }
+  std::string base = std::filesystem::path(path).parent_path().string();
+  return LoadConfigText(buf.str(), path, base);
+}
+
+absl::Status CheckZoneFiles(const Config& config) {
+  for (const ZoneConfig& z : config.zones) {
+    if (!z.has_file()) continue;
+    int fd = ::open(z.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::NotFoundError(fmt::format("{}: cannot read '{}': {}",
+                                             z.file_origin, z.file,
+                                             std::strerror(errno)));
+    }
+    struct stat st;
+    bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    char byte;
+    ssize_t got = regular ? ::read(fd, &byte, 1) : -1;
+    int err = errno;
+    ::close(fd);
+    if (!regular) {
+      return absl::FailedPreconditionError(fmt::format(
+          "{}: '{}' is not a regular file", z.file_origin, z.file));
+    }
+    if (got < 0) {
+      return absl::UnavailableError(fmt::format(
+          "{}: cannot read '{}': {}", z.file_origin, z.file,
+          std::strerror(err)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        fmt::format("bad duration '{}': {}", text, why));
+  };
+  if (text.empty()) return bad("empty");
+  absl::Duration total = absl::ZeroDuration();
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t v = 0;
+    size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      if (i - start >= 9) return bad("number too large");
+      v = v * 10 + (text[i] - '0');
+      ++i;
+    }
+    if (i == start) return bad("expected a number, e.g. 30s, 500ms, 2m, 1h");
+    size_t unit_start = i;
+    while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
+    std::string_view unit = text.substr(unit_start, i - unit_start);
+    if (unit == "ms") {
+      total += absl::Milliseconds(v);
+    } else if (unit == "s") {
+      total += absl::Seconds(v);
+    } else if (unit == "m") {
+      total += absl::Minutes(v);
+    } else if (unit == "h") {
+      total += absl::Hours(v);
+    } else if (unit == "d") {
+      total += absl::Hours(24 * v);
+    } else if (unit.empty()) {
+      return bad("missing unit (ms, s, m, h or d), e.g. 30s");
+    } else {
+      return bad(fmt::format("unknown unit '{}' (ms, s, m, h or d)", unit));
+    }
+  }
+  if (total <= absl::ZeroDuration()) return bad("must be more than zero");
+  if (total > absl::Hours(24 * 365)) return bad("longer than a year");
+  return total;
+}
+
+std::string FormatConfigDuration(absl::Duration d) {
+  int64_t ms = absl::ToInt64Milliseconds(d);
+  if (ms % 1000 != 0) return fmt::format("{}ms", ms);
+  int64_t s = ms / 1000;
+  std::string out;
+  if (s >= 3600) out += fmt::format("{}h", s / 3600);
+  if (s % 3600 >= 60) out += fmt::format("{}m", s % 3600 / 60);
+  if (s % 60 != 0 || out.empty()) out += fmt::format("{}s", s % 60);
+  return out;
+}
+
+absl::StatusOr<std::string> DecodeBase64(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) {
+    return absl::InvalidArgumentError(
+        "base64 length is not a multiple of 4");
+  }
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    int pad = 0;
+    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
+    uint32_t group = 0;
+    for (int j = 0; j < 4; ++j) {
+      int v = j >= 4 - pad ? 0 : value(text[i + j]);
+      if (v < 0) {
+        return absl::InvalidArgumentError(fmt::format(
+            "invalid base64 character at offset {}", i + j));
+      }
+      group = (group << 6) | static_cast<uint32_t>(v);
+    }
+    out.push_back(static_cast<char>(group >> 16));
+    if (pad < 2) out.push_back(static_cast<char>((group >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(group & 0xff));
+  }
+  return out;
+}
+
+}  // namespace xfr

@@ -1,0 +1,152 @@
+// The xfrproxy configuration: the YAML file described in DESIGN.md
+// "Configuration (YAML)", parsed and checked into plain values.
+//
+// Loading is strict: an unknown key, a duplicate key or zone, a reference to
+// an undefined TSIG key, a bad address or a malformed value is an error that
+// names the file, the line and column, and the path of the field, e.g.
+//   xfrproxy.yaml:14:7: zones[0].primaries[1]: bad address '192.0.2.300:53'
+// and nothing starts. A typo must never be silently ignored in a file that
+// controls who may read a zone.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/name.h"
+#include "proxy/net_address.h"
+
+namespace xfr {
+
+// A TSIG key (RFC 8945 §4.2 / §6). The algorithm is kept as text so that the
+// config does not depend on the TSIG implementation; it is one of
+// kTsigAlgorithms, lower case, without a trailing dot.
+struct TsigKeyConfig {
+  Name name;
+  std::string algorithm;  // "hmac-sha256"
+  std::string secret;     // decoded bytes
+};
+
+inline constexpr std::string_view kTsigAlgorithms[] = {
+    "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"};
+
+// A downstream secondary of a zone: NOTIFY goes to `address` (RFC 1996).
+struct SecondaryConfig {
+  SocketAddress address;           // default port 53
+  std::optional<Name> key;         // a key in Config::keys
+  bool notify = true;
+};
+
+// One entry of proxied.names.
+struct ProxiedName {
+  Name name;              // the exact name, or the suffix of a wildcard
+  bool wildcard = false;  // "*.suffix": every name strictly below `name`
+};
+
+// The rewrite policy of a zone (DESIGN.md "Rewrite: proxied records").
+struct ProxiedConfig {
+  std::vector<ProxiedName> names;
+  std::vector<IpAddress> edge_v4;
+  std::vector<IpAddress> edge_v6;
+  uint32_t ttl = 300;
+
+  // True when `owner` is one of the names or below one of the wildcards.
+  bool Matches(NameView owner) const;
+};
+
+struct ZoneConfig {
+  Name name;
+  // Exactly one of primaries / file is set.
+  std::vector<SocketAddress> primaries;  // in order of preference
+  std::optional<Name> primary_key;       // signs upstream requests
+  std::string file;  // a master file, absolute or relative to the CWD
+
+  // NOTIFY (opcode 4) is accepted from these. When the key is absent it is
+  // the primaries' addresses: a primary notifying its secondary is the
+  // normal case; other senders must be listed.
+  CidrSet notify_from;
+  // AXFR/IXFR are served to these. When the key is absent it is the
+  // addresses of the zone's `secondaries` (so nobody when there are none):
+  // the peers the proxy notifies can come back for the data, and nobody else
+  // can walk the zone by accident. `allow-transfer: []` refuses everyone,
+  // and ["0.0.0.0/0", "::/0"] allows everyone.
+  CidrSet allow_transfer;
+  bool allow_transfer_explicit = false;
+
+  std::vector<SecondaryConfig> secondaries;
+  uint32_t journal_max_diffs = 100;  // 0: no journal, IXFR falls back to AXFR
+  uint64_t max_records = 10'000'000;  // larger transfers are dropped
+  std::optional<ProxiedConfig> proxied;
+
+  // Where the zone was defined, "xfrproxy.yaml:12:5: zones[0]", for messages.
+  std::string origin;
+  // Where `file:` was given, for messages about the file.
+  std::string file_origin;
+
+  bool has_file() const { return !file.empty(); }
+};
+
+// Server limits; the defaults suit a few thousand secondaries on one host.
+struct LimitsConfig {
+  // RFC 7766 §6.2.2: servers should cap connections, per client too.
+  uint32_t tcp_connections = 10000;
+  uint32_t tcp_connections_per_ip = 64;
+  // RFC 7766 §6.2.3: idle connections are closed; BIND and Knot use tens of
+  // seconds.
+  absl::Duration tcp_idle_timeout = absl::Seconds(30);
+  // A peer that stops reading an AXFR is dropped after this.
+  absl::Duration tcp_write_timeout = absl::Seconds(30);
+  // Outgoing AXFR/IXFR answers in progress at once; more are refused
+  // (RFC 5936 §4.2 allows a server to refuse for resource reasons).
+  uint32_t max_concurrent_transfers = 1000;
+  // Upstream: SOA queries over UDP, TCP connect, silence during a transfer,
+  // and the whole transfer (BIND's max-transfer-time-in is 120 min).
+  absl::Duration upstream_query_timeout = absl::Seconds(3);
+  absl::Duration upstream_connect_timeout = absl::Seconds(5);
+  absl::Duration upstream_idle_timeout = absl::Seconds(30);
+  absl::Duration upstream_transfer_timeout = absl::Minutes(120);
+};
+
+struct Config {
+  std::string path;  // the file it was read from, as given
+  std::vector<SocketAddress> listen;       // UDP and TCP on each
+  std::optional<SocketAddress> http;       // /metrics, /healthz, /peers
+  std::string state_dir;                   // empty: nothing is persisted
+  int threads = 1;                         // resolved: default is the cores
+  std::vector<TsigKeyConfig> keys;
+  std::vector<ZoneConfig> zones;
+  LimitsConfig limits;
+
+  const TsigKeyConfig* FindKey(const Name& name) const;
+  const ZoneConfig* FindZone(const Name& name) const;
+};
+
+// Reads and checks the file. Relative paths in it (zone files, state-dir)
+// are relative to the file's directory.
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+// Parses `text`; messages name `display_name`, and relative paths are
+// resolved against `base_dir`.
+absl::StatusOr<Config> LoadConfigText(std::string_view text,
+                                      std::string_view display_name,
+                                      std::string_view base_dir);
+
+// What `check` adds to loading: every `file:` zone's file exists, is a
+// regular file and is readable. The error names the config line.
+absl::Status CheckZoneFiles(const Config& config);
+
+// Parses "30s", "500ms", "2m", "1h30m", "1d". A unit is required.
+absl::StatusOr<absl::Duration> ParseConfigDuration(std::string_view text);
+// The shortest of those forms: "30s", "1h30m", "500ms".
+std::string FormatConfigDuration(absl::Duration d);
+
+// Decodes standard base64 (RFC 4648 §4) with padding; whitespace is not
+// allowed. An error for anything else.
+absl::StatusOr<std::string> DecodeBase64(std::string_view text);
+
+}  // namespace xfr
