@@ -20,6 +20,7 @@ send NOTIFY to.
 import base64
 import os
 import random
+import signal
 import socket
 import struct
 import time
@@ -207,7 +208,7 @@ class _Server:
                     wait_soa(self.port, z.name, timeout=timeout, proc=self.process)
         except Exception as e:
             log = self.log()
-            self.stop()
+            self.cleanup()
             raise RuntimeError(f"{self.name} did not start: {e}\n{log[-4000:]}") from e
         return self
 
@@ -302,8 +303,8 @@ class KnotServer(_Server):
         return [xfrtest.tool("knotd"), "-c", conf]
 
     def reload(self):
-        """Re-reads zone files (knotc reload), e.g. after write_zone()."""
-        xfrtest.run([xfrtest.tool("knotc"), "-s", self.path("knot.sock"), "reload"])
+        """Re-reads zone files (knotc zone-reload), e.g. after write_zone()."""
+        xfrtest.run([xfrtest.tool("knotc"), "-s", self.path("knot.sock"), "zone-reload"])
 
 
 class BindServer(_Server):
@@ -356,6 +357,6 @@ class BindServer(_Server):
         return [xfrtest.tool("named"), "-g", "-4", "-n", "1", "-c", conf]
 
     def reload(self):
-        """named has no control channel here; SIGHUP reloads."""
-        import signal
+        """named has no control channel here; SIGHUP reloads (named reloads
+        a zone file whose modification time changed)."""
         self.process.signal(signal.SIGHUP)
