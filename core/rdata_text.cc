@@ -269,12 +269,20 @@ void AppendTag(Bytes b, std::string& out) {
   }
 }
 
-void AppendBitmap(Bytes b, std::string& out) {
+// False when the bitmap breaks RFC 4034 §4.1.2 (windows ascending, 1-32
+// octets each), so the caller can fall back to the generic form.
+bool AppendBitmap(Bytes b, std::string& out) {
   size_t i = 0;
-  while (i + 2 <= b.size()) {
-    unsigned window = b[i];
+  int last_window = -1;
+  while (i < b.size()) {
+    if (i + 2 > b.size()) return false;
+    int window = b[i];
     size_t len = b[i + 1];
-    for (size_t j = 0; j < len && i + 2 + j < b.size(); ++j) {
+    if (window <= last_window || len < 1 || len > 32 || i + 2 + len > b.size()) {
+      return false;
+    }
+    last_window = window;
+    for (size_t j = 0; j < len; ++j) {
       uint8_t bits = b[i + 2 + j];
       for (int k = 0; k < 8; ++k) {
         if (bits & (0x80 >> k)) {
@@ -286,6 +294,7 @@ void AppendBitmap(Bytes b, std::string& out) {
     }
     i += 2 + len;
   }
+  return true;
 }
 
 // RFC 4034 §4.1.2: one window per high byte in use, trailing zero octets
@@ -309,10 +318,16 @@ void WriteBitmap(std::vector<uint16_t>& types, std::vector<uint8_t>& out) {
   }
 }
 
+// Length of the uncompressed name at the start of `b`, or 0 when there is
+// no well-formed one.
 size_t NameLength(Bytes b) {
   size_t i = 0;
-  while (i < b.size() && b[i] != 0) i += b[i] + 1;
-  return std::min(i + 1, b.size());
+  while (i < b.size() && b[i] != 0) {
+    if (b[i] > kMaxLabelLength) return 0;
+    i += b[i] + 1;
+  }
+  if (i >= b.size() || i + 1 > kMaxNameLength) return 0;
+  return i + 1;
 }
 
 void AppendGeneric(Bytes rdata, std::string& out) {
@@ -466,12 +481,15 @@ std::optional<uint32_t> ParseTtl(std::string_view s) {
 
 void AppendRdataText(RRType type, Bytes rdata, std::string& out) {
   auto schema = FindRdataSchema(type);
-  // RDATA that does not fit its layout (only possible when a caller skipped
-  // validation) still prints losslessly in the generic form.
-  if (!schema || !ValidateRdata(type, rdata).ok()) {
+  if (!schema) {
     AppendGeneric(rdata, out);
     return;
   }
+  // The walk checks the layout as it prints; RDATA that does not fit it
+  // (a caller skipped validation) is rewound and printed losslessly in the
+  // generic form instead.
+  const size_t start = out.size();
+  bool fits = true;
   WireReader r(rdata);
   bool first = true;
   for (F f : schema->fields) {
@@ -484,8 +502,9 @@ void AppendRdataText(RRType type, Bytes rdata, std::string& out) {
     first = false;
     switch (f) {
       case F::kCompressedName: case F::kDecompressName: case F::kPlainName: {
-        Bytes rest = rdata.subspan(r.position());
-        out += NameView(r.Take(NameLength(rest))).ToText();
+        size_t len = NameLength(rdata.subspan(r.position()));
+        fits &= len > 0;
+        out += NameView(r.Take(len)).ToText();
         break;
       }
       case F::kU8: out += fmt::format("{}", r.U8()); break;
@@ -497,12 +516,14 @@ void AppendRdataText(RRType type, Bytes rdata, std::string& out) {
         char buf[INET6_ADDRSTRLEN];
         bool v4 = f == F::kIPv4;
         Bytes a = r.Take(v4 ? 4 : 16);
+        if (!r.ok()) break;
         inet_ntop(v4 ? AF_INET : AF_INET6, a.data(), buf, sizeof buf);
         out += buf;
         break;
       }
       case F::kCharString: AppendQuoted(r.Take(r.U8()), out); break;
       case F::kCharStrings:
+        fits &= r.remaining() > 0;  // TXT holds at least one string
         while (r.remaining() > 0) {
           AppendQuoted(r.Take(r.U8()), out);
           if (r.remaining() > 0) out.push_back(' ');
@@ -519,13 +540,28 @@ void AppendRdataText(RRType type, Bytes rdata, std::string& out) {
         }
         break;
       }
-      case F::kBase32Len8: AppendBase32Hex(r.Take(r.U8()), out); break;
-      case F::kTypeBitmap:
-        AppendBitmap(r.Take(r.remaining()), out);
+      case F::kBase32Len8: {
+        Bytes hash = r.Take(r.U8());
+        fits &= !hash.empty();
+        AppendBase32Hex(hash, out);
         break;
-      case F::kCaaTag: AppendTag(r.Take(r.U8()), out); break;
+      }
+      case F::kTypeBitmap:
+        fits &= AppendBitmap(r.Take(r.remaining()), out);
+        break;
+      case F::kCaaTag: {
+        Bytes tag = r.Take(r.U8());
+        fits &= !tag.empty();
+        AppendTag(tag, out);
+        break;
+      }
       case F::kStringRest: AppendQuoted(r.Take(r.remaining()), out); break;
     }
+    if (!r.ok() || !fits) break;
+  }
+  if (!r.ok() || !fits || r.remaining() != 0) {
+    out.resize(start);
+    AppendGeneric(rdata, out);
   }
 }
 

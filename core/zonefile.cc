@@ -1,5 +1,6 @@
 #include "core/zonefile.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,12 @@ absl::Status ReadWholeFile(const std::string& path, std::string& out) {
   if (f == nullptr) {
     return absl::NotFoundError(
         fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  // Size first, so a big zone is read with one allocation and no copying.
+  if (std::fseek(f, 0, SEEK_END) == 0) {
+    long size = std::ftell(f);
+    if (size > 0) out.reserve(static_cast<size_t>(size));
+    std::rewind(f);
   }
   char buf[1 << 16];
   size_t n;
@@ -258,7 +265,9 @@ absl::StatusOr<std::vector<Record>> ReadZoneText(
     std::string_view text, const Name& origin,
     std::string_view filename_for_errors, const ZoneFileOptions& options) {
   std::vector<Record> out;
-  out.reserve(text.size() / 48);
+  // About one record per line: reserving avoids moving a million records
+  // while the vector grows.
+  out.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   Reader reader(options, out);
   std::optional<Name> owner;
   if (absl::Status s =

@@ -235,6 +235,36 @@ TEST(RdataText, MalformedKnownRdataPrintsGeneric) {
             "\\# 3 010203");
 }
 
+TEST(RdataText, RdataThatBreaksItsLayoutPrintsGeneric) {
+  struct Case {
+    RRType type;
+    std::vector<uint8_t> wire;
+  } cases[] = {
+      {RRType::kTXT, {}},                          // no string at all
+      {RRType::kTXT, {3, 'a'}},                    // string runs past the end
+      {RRType::kAAAA, {1, 2, 3, 4}},               // short address
+      {RRType::kNS, {3, 'a', 'b'}},                // unterminated name
+      {RRType::kNS, {0xC0, 0x0C}},                 // compression pointer
+      {RRType::kMX, {0, 1, 0, 9}},                 // bytes after the name
+      {RRType::kNSEC, {0, 1, 0}},                  // bitmap window of 0 octets
+      {RRType::kCAA, {0, 0}},                      // empty tag
+      {RRType::kNSEC3PARAM, {1, 0, 0, 0, 2, 0xAB}},  // salt past the end
+  };
+  for (const Case& c : cases) {
+    std::string text = RdataToText(c.type, Bytes(c.wire.data(), c.wire.size()));
+    ASSERT_EQ(text.rfind("\\# ", 0), 0u) << c.type.ToString() << ": " << text;
+  }
+}
+
+TEST(RdataText, Nsec3WithoutTypesIsAnEmptyNonTerminal) {
+  // RFC 5155 §7.1: NSEC3 records of empty non-terminals have no types.
+  std::vector<uint8_t> wire;
+  ASSERT_TRUE(RdataFromString(RRType::kNSEC3, "1 0 0 - 0123ABCD", nullptr, wire).ok());
+  EXPECT_EQ(wire, Hex("0100000000050044352D8D"));
+  EXPECT_EQ(RdataToText(RRType::kNSEC3, Bytes(wire.data(), wire.size())),
+            "1 0 0 - 0123ABCD");
+}
+
 TEST(RdataText, QuotedAtSignIsAName) {
   std::vector<uint8_t> wire;
   ASSERT_TRUE(RdataFromString(RRType::kNS, "\"@\"", &Origin(), wire).ok());
