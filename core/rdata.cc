@@ -181,8 +181,12 @@ absl::Status ReadField(WireReader& r, F f, size_t end, std::vector<uint8_t>& out
     default:
       break;
   }
-  if (n > left || (n == 0 && f != F::kBase64Rest && f != F::kHexRest &&
-                   f != F::kStringRest)) {
+  // Fields that run to the end may be empty: a key or digest of zero bytes
+  // is odd but well formed, and an NSEC3 of an empty non-terminal has no
+  // types at all (RFC 5155 §7.1).
+  bool may_be_empty = f == F::kBase64Rest || f == F::kHexRest ||
+                      f == F::kStringRest || f == F::kTypeBitmap;
+  if (n > left || (n == 0 && !may_be_empty)) {
     r.Fail();
     return absl::InvalidArgumentError("RDATA shorter than its type's layout");
   }
@@ -278,7 +282,9 @@ void WriteRdata(WireWriter& w, NameCompressor* c, RRType type, Bytes rdata) {
   }
   // Walk the (already validated) uncompressed RDATA, compressing names.
   WireReader r(rdata);
-  std::vector<uint8_t> tmp;
+  // Scratch for the field walk; reused so encoding a zone allocates nothing
+  // per record.
+  thread_local std::vector<uint8_t> tmp;
   for (F f : s->fields) {
     size_t start = r.position();
     tmp.clear();

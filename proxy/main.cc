@@ -1,6 +1,5 @@
-// xfrproxy's entry point. The engine plugs its run function in here.
+// xfrproxy's entry point.
 #include "proxy/cli.h"
+#include "proxy/server.h"
 
-int main(int argc, char** argv) {
-  return xfr::CliMain(argc, argv, /*run=*/nullptr);
-}
+int main(int argc, char** argv) { return xfr::CliMain(argc, argv, xfr::RunServer); }

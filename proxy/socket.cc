@@ -33,13 +33,13 @@ absl::Status Errno(const char* what, const SocketAddress& addr) {
 }
 
 absl::StatusOr<ScopedFd> OpenBound(const SocketAddress& addr, int type,
-                                   bool reuse_port) {
+                                   bool reuse_port, bool reuse_addr = true) {
   sockaddr_storage ss;
   socklen_t len = addr.ToSockaddr(ss);
   ScopedFd fd(::socket(ss.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (fd.get() < 0) return Errno("socket for", addr);
   int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_addr) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port &&
       setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     return Errno("SO_REUSEPORT on", addr);
@@ -56,6 +56,18 @@ absl::StatusOr<ScopedFd> OpenBound(const SocketAddress& addr, int type,
 }
 
 }  // namespace
+
+absl::Status CheckAddressFree(const SocketAddress& addr) {
+  for (int type : {SOCK_STREAM, SOCK_DGRAM}) {
+    auto fd = OpenBound(addr, type, /*reuse_port=*/false, /*reuse_addr=*/false);
+    if (!fd.ok()) {
+      return absl::UnavailableError(fmt::format(
+          "{} ({} {} already in use by another process?)", std::string(fd.status().message()),
+          type == SOCK_STREAM ? "TCP" : "UDP", addr.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<ScopedFd> OpenUdpSocket(const SocketAddress& addr, bool reuse_port) {
   auto fd = OpenBound(addr, SOCK_DGRAM, reuse_port);

@@ -25,6 +25,11 @@ class ScopedFd {
   int fd_ = -1;
 };
 
+// Fails when another socket already holds addr (TCP or UDP). SO_REUSEPORT
+// would otherwise let a second xfrproxy, or any process of the same user,
+// silently share the port and take half of the clients.
+absl::Status CheckAddressFree(const SocketAddress& addr);
+
 absl::StatusOr<ScopedFd> OpenUdpSocket(const SocketAddress& addr, bool reuse_port);
 absl::StatusOr<ScopedFd> OpenTcpListener(const SocketAddress& addr, bool reuse_port,
                                          int backlog = 1024);

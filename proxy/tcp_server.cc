@@ -89,9 +89,9 @@ class TcpServer::Connection : public CompletionTarget {
       // Completions still to come; the last one finishes the job.
       server_.loop_.ring().CancelFd(fd_);
       ::shutdown(fd_, SHUT_RDWR);
-    } else {
+    } else if (!in_callback_) {
       Finish();
-    }
+    }  // else OnCompletion finishes once the handler returns
   }
 
   void ResumeTransfer() {
@@ -100,10 +100,12 @@ class TcpServer::Connection : public CompletionTarget {
   }
 
   const SocketAddress& peer() const { return peer_; }
+  bool idle() const { return out_.empty() && !send_in_flight_; }
 
  private:
   void OnCompletion(const Event& e) override {
     --in_flight_;
+    in_callback_ = true;
     if (e.tag == kTagRecv) {
       recv_armed_ = false;
       OnRecv(e.res);
@@ -111,7 +113,8 @@ class TcpServer::Connection : public CompletionTarget {
       send_in_flight_ = false;
       OnSent(e.res);
     }
-    if (closing_ && in_flight_ == 0) Finish();
+    in_callback_ = false;
+    if (closing_ && in_flight_ == 0) Finish();  // deletes this
   }
 
   void Finish() {
@@ -324,12 +327,17 @@ class TcpServer::Connection : public CompletionTarget {
   bool closing_ = false;
   bool holds_transfer_slot_ = false;
   bool waiting_slot_ = false;
+  bool in_callback_ = false;
   absl::Time last_activity_;
   absl::Time send_started_;
 
  public:
   std::list<std::unique_ptr<Connection>>::iterator self_;
 };
+
+TcpServer::TcpServer(EventLoop& loop, ScopedFd fd, Responder& r, ServerStats& s,
+                     ConnectionLimiter& l)
+    : loop_(loop), listener_(std::move(fd)), responder_(r), stats_(s), limiter_(l) {}
 
 absl::StatusOr<std::unique_ptr<TcpServer>> TcpServer::Start(
     EventLoop& loop, ScopedFd listener, Responder& responder, ServerStats& stats,
@@ -350,6 +358,13 @@ void TcpServer::StopAccepting() {
   if (!accepting_) return;
   accepting_ = false;
   loop_.ring().CancelFd(listener_.get());
+}
+
+void TcpServer::CloseIdle() {
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    Connection* c = (it++)->get();  // Close may destroy c
+    if (c->idle()) c->Close();
+  }
 }
 
 void TcpServer::OnCompletion(const Event& e) {

@@ -61,13 +61,14 @@ class TcpServer : private CompletionTarget {
   size_t connection_count() const { return connections_.size(); }
   // Stops accepting; open connections finish what they are sending.
   void StopAccepting();
+  // Closes every connection with nothing queued or in flight (shutdown).
+  void CloseIdle();
 
  private:
   class Connection;
   friend class Connection;
   TcpServer(EventLoop& loop, ScopedFd fd, Responder& r, ServerStats& s,
-            ConnectionLimiter& l)
-      : loop_(loop), listener_(std::move(fd)), responder_(r), stats_(s), limiter_(l) {}
+            ConnectionLimiter& l);
   void OnCompletion(const Event& e) override;
   void Sweep();
   void Destroy(Connection* c);

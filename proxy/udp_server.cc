@@ -27,6 +27,9 @@ struct UdpServer::Send : CompletionTarget {
   void OnCompletion(const Event&) override { owner->Done(this); }
 };
 
+UdpServer::UdpServer(EventLoop& loop, ScopedFd fd, Responder& r, ServerStats& s)
+    : loop_(loop), fd_(std::move(fd)), responder_(r), stats_(s) {}
+
 absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Start(
     EventLoop& loop, ScopedFd fd, Responder& responder, ServerStats& stats,
     uint16_t group) {

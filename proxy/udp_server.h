@@ -26,8 +26,7 @@ class UdpServer : private CompletionTarget {
 
  private:
   struct Send;
-  UdpServer(EventLoop& loop, ScopedFd fd, Responder& r, ServerStats& s)
-      : loop_(loop), fd_(std::move(fd)), responder_(r), stats_(s) {}
+  UdpServer(EventLoop& loop, ScopedFd fd, Responder& r, ServerStats& s);
   void Arm();
   void OnCompletion(const Event& e) override;
   void Reply(const sockaddr* to, socklen_t len, std::vector<uint8_t> data);

@@ -1,0 +1,233 @@
+#include "proxy/primary.h"
+
+#include <algorithm>
+
+#include "core/tsig.h"
+#include "proxy/log.h"
+#include "proxy/transfer_stream.h"
+
+namespace xfr {
+namespace {
+
+// Our own advertised UDP payload size (the DNS flag day 2020 value).
+constexpr uint16_t kOurUdpPayload = 1232;
+
+Edns ResponseEdns(const Message& q, std::optional<uint32_t> expire) {
+  Edns e;
+  e.udp_payload_size = kOurUdpPayload;
+  // RFC 7314 §2: answer EXPIRE only when it was asked for.
+  if (q.edns && q.edns->expire_present && expire) {
+    e.expire_present = true;
+    e.expire = expire;
+  }
+  return e;
+}
+
+// The OPT RR bytes for `e`, as MessageBuilder writes them.
+std::vector<uint8_t> EncodeOpt(const Edns& e) {
+  MessageBuilder b;
+  (void)b.SetEdns(e);
+  std::vector<uint8_t> m = b.Finish();
+  size_t n = EdnsWireSize(e);
+  return std::vector<uint8_t>(m.end() - static_cast<ptrdiff_t>(n), m.end());
+}
+
+}  // namespace
+
+struct PrimaryResponder::Request {
+  Bytes wire;
+  const RequestContext& ctx;
+  Message msg;
+  std::optional<TsigRequestCheck> tsig;  // set when the request was signed
+  std::optional<uint32_t> expire;        // for the EXPIRE option
+  const char* what = "query";
+};
+
+Reply PrimaryResponder::Handle(Bytes request, const RequestContext& ctx) {
+  absl::StatusOr<Header> hdr = ParseHeader(request);
+  // Never answer a response (that is how reflection loops start) or a runt
+  // without a full header.
+  if (!hdr.ok() || hdr->qr) {
+    stats_.udp_dropped.Add();
+    return Reply::Drop();
+  }
+  absl::StatusOr<Message> msg = ParseMessage(request);
+  if (!msg.ok()) {
+    stats_.formerr.Add();
+    LogDebug("FORMERR to {}: {}", ctx.peer.ToString(), std::string(msg.status().message()));
+    MessageBuilder b(kMaxPlainUdpSize);
+    b.SetHeader(ResponseHeader(*hdr));
+    b.SetRcode(Rcode::kFormErr);
+    return Reply::Message(b.Finish());
+  }
+  Request req{request, ctx, std::move(*msg)};
+  return HandleQuery(req);
+}
+
+Reply PrimaryResponder::Error(Request& req, Rcode rcode) {
+  if (rcode == Rcode::kRefused) stats_.refused.Add();
+  if (rcode == Rcode::kFormErr) stats_.formerr.Add();
+  if (rcode == Rcode::kNotImp) stats_.notimp.Add();
+  if (rcode == Rcode::kServFail) stats_.servfail.Add();
+  MessageBuilder b = StartResponse(req.msg, kMaxPlainUdpSize);
+  if (req.msg.edns) (void)b.SetEdns(ResponseEdns(req.msg, std::nullopt));
+  b.SetRcode(rcode);
+  return Answer(req, b);
+}
+
+Reply PrimaryResponder::Answer(Request& req, MessageBuilder& b) {
+  std::vector<uint8_t> out = b.Finish();
+  if (req.tsig && req.tsig->ok()) {
+    // RFC 8945 §5.3: an answer to a signed request is signed.
+    auto signer = TsigStreamSigner::Create(*req.tsig->key, req.tsig->request.mac);
+    if (!signer.ok() || !signer->SignMessage(out, req.ctx.now).ok()) {
+      LogError("cannot sign answer to {}", req.ctx.peer.ToString());
+      return Reply::Drop();
+    }
+  }
+  stats_.responses.Add();
+  return Reply::Message(std::move(out));
+}
+
+Reply PrimaryResponder::HandleQuery(Request& req) {
+  const Message& m = req.msg;
+  if (m.header.opcode != Opcode::kQuery) {
+    // NOTIFY for zones we follow is the upstream role's; a primary for its
+    // own file zones has nobody to hear NOTIFY from.
+    return Error(req, m.header.opcode == Opcode::kNotify ? Rcode::kRefused
+                                                          : Rcode::kNotImp);
+  }
+  if (m.questions.size() != 1) return Error(req, Rcode::kFormErr);
+  if (m.edns && m.edns->version != 0) {
+    // RFC 6891 §6.1.3: an unknown EDNS version gets BADVERS, with our OPT
+    // saying which version we speak.
+    MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
+    (void)b.SetEdns(ResponseEdns(m, std::nullopt));
+    b.SetRcode(Rcode::kBadVers);
+    return Answer(req, b);
+  }
+  std::shared_ptr<const ZoneStore> store = store_.load(std::memory_order_acquire);
+  if (m.tsig) {
+    req.tsig = VerifyTsigRequest(store->keys(), req.wire, *m.tsig, m.tsig_offset,
+                                 req.ctx.now);
+    if (req.tsig->error == Rcode::kFormErr) return Error(req, Rcode::kFormErr);
+    if (!req.tsig->ok()) {
+      stats_.notauth.Add();
+      LogInfo("TSIG {} from {} for {}: {}", TsigErrorName(req.tsig->error),
+              req.ctx.peer.ToString(), m.questions[0].qname.ToText(), req.tsig->detail);
+      MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
+      std::vector<uint8_t> out = b.Finish();
+      if (!AppendTsigErrorAnswer(*req.tsig, out, req.ctx.now).ok()) return Reply::Drop();
+      return Reply::Message(std::move(out));
+    }
+  }
+  const Question& q = m.questions[0];
+  LiveZone* entry = store->Find(q.qname);
+  if (entry == nullptr) return Error(req, Rcode::kRefused);
+  std::shared_ptr<const ServedZone> zone = entry->Current();
+  if (zone && q.qclass != zone->version->rclass()) return Error(req, Rcode::kRefused);
+  if (!zone || zone->ExpireRemaining(req.ctx.now) == 0) {
+    // RFC 1035 §4.3.5 / DESIGN.md: a secondary whose data expired stops
+    // answering for the zone.
+    return Error(req, Rcode::kServFail);
+  }
+  req.expire = zone->ExpireRemaining(req.ctx.now);
+
+  if (q.qtype == RRType::kSOA) return SoaAnswer(req, *zone);
+  if (q.qtype != RRType::kAXFR && q.qtype != RRType::kIXFR) {
+    return Error(req, Rcode::kRefused);
+  }
+  bool udp = req.ctx.transport == Transport::kUdp;
+  if (q.qtype == RRType::kAXFR && udp) {
+    // RFC 5936 §4.2: AXFR is a TCP-only exchange.
+    return Error(req, Rcode::kFormErr);
+  }
+  if (!TransferAllowed(req, *entry)) {
+    LogInfo("refused {} of {} to {}", q.qtype.ToString(), q.qname.ToText(),
+            req.ctx.peer.ToString());
+    return Error(req, Rcode::kRefused);
+  }
+  if (q.qtype == RRType::kAXFR) return Transfer(req, zone, &zone->axfr);
+
+  // IXFR (RFC 1995 §3): the client's SOA is in the authority section.
+  const Record* client_soa = nullptr;
+  for (const Record& r : m.authority) {
+    if (r.type == RRType::kSOA) client_soa = &r;
+  }
+  std::optional<SoaFields> fields;
+  if (client_soa != nullptr) fields = ParseSoaRdata(client_soa->rdata);
+  if (!fields) return Error(req, Rcode::kFormErr);
+  Serial have = fields->serial;
+  // RFC 1995 §2: a client as new as us (or, by RFC 1982, newer) gets the
+  // SOA alone.
+  if (!(have < zone->serial())) return SoaAnswer(req, *zone);
+  if (udp) {
+    // RFC 1995 §2: over UDP, when the answer does not fit, send TC.
+    MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
+    b.header().aa = true;
+    b.header().tc = true;
+    if (m.edns) (void)b.SetEdns(ResponseEdns(m, req.expire));
+    return Answer(req, b);
+  }
+  if (const auto* ixfr = zone->FindIxfr(have)) return Transfer(req, zone, ixfr);
+  // Not in the journal: the whole zone, AXFR-style (RFC 1995 §4).
+  return Transfer(req, zone, &zone->axfr);
+}
+
+Reply PrimaryResponder::SoaAnswer(Request& req, const ServedZone& zone) {
+  size_t limit = kMaxMessageSize;
+  if (req.ctx.transport == Transport::kUdp) {
+    limit = kMaxPlainUdpSize;
+    if (req.msg.edns) {
+      limit = std::clamp<size_t>(req.msg.edns->udp_payload_size, kMaxPlainUdpSize,
+                                 kOurUdpPayload);
+    }
+  }
+  if (req.tsig && req.tsig->ok()) {
+    // Room for the TSIG RR (RFC 8945 §4.2): owner, fixed fields, algorithm
+    // name, MAC and the lengths around them.
+    const TsigKey& k = *req.tsig->key;
+    limit -= k.name.size() + TsigAlgorithmWireName(k.algorithm).size() +
+             TsigMacLength(k.algorithm) + 26;
+  }
+  MessageBuilder b = StartResponse(req.msg, limit);
+  b.header().aa = true;
+  if (req.msg.edns) (void)b.SetEdns(ResponseEdns(req.msg, req.expire));
+  if (!b.AddRecord(Section::kAnswer, zone.version->soa())) {
+    b.header().tc = true;
+  }
+  return Answer(req, b);
+}
+
+bool PrimaryResponder::TransferAllowed(Request& req, const LiveZone& zone) {
+  const TransferPolicy& p = zone.policy();
+  bool signed_ok = req.tsig && req.tsig->ok();
+  if (signed_ok && p.KeyAllowed(req.tsig->key->name)) return true;
+  const IpAddress& ip = req.ctx.peer.ip();
+  auto it = p.required_key.find(ip);
+  if (it != p.required_key.end() && !(signed_ok && req.tsig->key->name == it->second)) {
+    return false;
+  }
+  return p.allow.Contains(ip);
+}
+
+Reply PrimaryResponder::Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
+                                 const std::vector<EncodedMessage>* messages) {
+  const Message& m = req.msg;
+  std::vector<uint8_t> question(req.wire.begin() + kHeaderSize,
+                                req.wire.begin() + static_cast<ptrdiff_t>(m.question_end));
+  std::vector<uint8_t> opt;
+  if (m.edns) opt = EncodeOpt(ResponseEdns(m, req.expire));
+  std::optional<TsigStreamSigner> signer;
+  if (req.tsig && req.tsig->ok()) {
+    auto s = TsigStreamSigner::Create(*req.tsig->key, req.tsig->request.mac);
+    if (!s.ok()) return Error(req, Rcode::kServFail);
+    signer.emplace(std::move(*s));
+  }
+  stats_.responses.Add();
+  return Reply::Transfer(std::make_unique<EncodedTransferStream>(
+      std::move(zone), messages, m.header.id, m.header.rd, std::move(question),
+      std::move(opt), std::move(signer), req.ctx.now));
+}
+
+}  // namespace xfr

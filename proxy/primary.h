@@ -1,0 +1,46 @@
+// The downstream role: xfrproxy as a primary towards its secondaries. Answers
+// SOA (UDP and TCP), AXFR and IXFR (TCP; IXFR over UDP gets the SOA when the
+// client is current, else TC=1), refuses the rest. I/O free: bytes in, a
+// Reply out, so every decision is tested without a socket.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "core/message.h"
+#include "proxy/responder.h"
+#include "proxy/stats.h"
+#include "proxy/zone_store.h"
+
+namespace xfr {
+
+class PrimaryResponder : public Responder {
+ public:
+  PrimaryResponder(std::shared_ptr<const ZoneStore> store, ServerStats& stats)
+      : store_(std::move(store)), stats_(stats) {}
+
+  Reply Handle(Bytes request, const RequestContext& ctx) override;
+
+  // A reload swaps the whole store; requests in progress keep the old one.
+  void SetStore(std::shared_ptr<const ZoneStore> store) {
+    store_.store(std::move(store), std::memory_order_release);
+  }
+  std::shared_ptr<const ZoneStore> store() const {
+    return store_.load(std::memory_order_acquire);
+  }
+
+ private:
+  struct Request;
+  Reply HandleQuery(Request& req);
+  Reply Answer(Request& req, MessageBuilder& b);
+  Reply Error(Request& req, Rcode rcode);
+  Reply SoaAnswer(Request& req, const ServedZone& zone);
+  Reply Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
+                 const std::vector<EncodedMessage>* messages);
+  bool TransferAllowed(Request& req, const LiveZone& zone);
+
+  std::atomic<std::shared_ptr<const ZoneStore>> store_;
+  ServerStats& stats_;
+};
+
+}  // namespace xfr

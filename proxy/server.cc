@@ -1,0 +1,236 @@
+#include "proxy/server.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fmt/format.h"
+#include "proxy/file_zone.h"
+#include "proxy/log.h"
+#include "proxy/socket.h"
+
+namespace xfr {
+namespace {
+// In-flight transfers get this long to finish after SIGTERM.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+constexpr absl::Duration kShutdownPoll = absl::Milliseconds(50);
+constexpr uint16_t kUdpBufferGroupBase = 1;
+
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+}  // namespace
+
+struct Server::Worker {
+  int index = 0;
+  std::unique_ptr<EventLoop> loop;
+  std::unique_ptr<PrimaryResponder> responder;
+  std::vector<std::unique_ptr<UdpServer>> udp;
+  std::vector<std::unique_ptr<TcpServer>> tcp;
+  std::thread thread;
+  absl::Time stop_deadline = absl::InfiniteFuture();
+
+  // Stops taking new work, then polls until open transfers are done or the
+  // grace period is over.
+  void Drain() {
+    for (auto& t : tcp) t->StopAccepting();
+    udp.clear();
+    stop_deadline = loop->Now() + kShutdownGrace;
+    Poll();
+  }
+  void Poll() {
+    size_t open = 0;
+    for (auto& t : tcp) {
+      t->CloseIdle();
+      open += t->connection_count();
+    }
+    if (open == 0 || loop->Now() >= stop_deadline) {
+      if (open > 0) LogWarning("thread {}: closing {} connections at shutdown", index, open);
+      loop->Stop();
+      return;
+    }
+    loop->After(kShutdownPoll, [this] { Poll(); });
+  }
+};
+
+// Reads SIGHUP/SIGTERM/SIGINT through a signalfd on the first ring, so
+// signals are ordinary completions handled on the thread that owns zones.
+class Server::SignalWatcher : public CompletionTarget {
+ public:
+  SignalWatcher(Server& s, EventLoop& loop, int fd) : server_(s), loop_(loop), fd_(fd) {
+    Arm();
+  }
+  ~SignalWatcher() override { ::close(fd_); }
+
+ private:
+  void Arm() { loop_.ring().Read(fd_, &info_, sizeof info_, this, 1); }
+  void OnCompletion(const Event& e) override {
+    if (e.res == static_cast<int>(sizeof info_)) {
+      if (info_.ssi_signo == SIGHUP) {
+        server_.Reload();
+      } else {
+        LogInfo("signal {}: stopping", info_.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        server_.BeginShutdown();
+      }
+    }
+    if (e.res != -ECANCELED && !server_.shutting_down_) Arm();
+  }
+
+  Server& server_;
+  EventLoop& loop_;
+  int fd_;
+  signalfd_siginfo info_{};
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = config;
+  auto store = ZoneStore::FromConfig(config, nullptr);
+  if (!store.ok()) return store.status();
+  s->store_ = std::move(*store);
+  TcpLimits limits;
+  limits.max_connections = config.limits.tcp_connections;
+  limits.max_connections_per_ip = config.limits.tcp_connections_per_ip;
+  limits.idle_timeout = config.limits.tcp_idle_timeout;
+  limits.write_timeout = config.limits.tcp_write_timeout;
+  limits.max_concurrent_transfers = config.limits.max_concurrent_transfers;
+  s->limiter_ = std::make_unique<ConnectionLimiter>(limits);
+  s->LoadFileZones();
+  if (absl::Status st = s->StartWorkers(); !st.ok()) return st;
+  return s;
+}
+
+Server::~Server() {
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void Server::LoadFileZones() {
+  absl::Time now = absl::Now();
+  for (const ZoneConfig& z : config_.zones) {
+    if (!z.has_file()) continue;
+    LiveZone* entry = store_->Find(z.name);
+    std::shared_ptr<const ServedZone> current = entry->Current();
+    auto loaded = LoadFileZone(z, current, now);
+    if (!loaded.ok()) {
+      LogError("zone {}: {}{}", z.name.ToText(), std::string(loaded.status().message()),
+               current ? fmt::format("; still serving serial {}", current->serial().ToString())
+                       : std::string("; not served until the file is fixed"));
+      continue;
+    }
+    if (*loaded == current) continue;
+    entry->Publish(*loaded);
+    const ServedZone& sz = **loaded;
+    LogInfo("zone {}: serving serial {} ({} records, {} AXFR messages, {} journal diffs)",
+            z.name.ToText(), sz.serial().ToString(), sz.version->size(), sz.axfr.size(),
+            sz.journal.size());
+  }
+}
+
+absl::Status Server::StartWorkers() {
+  // Signals are taken by the signalfd only: block them in every thread
+  // (threads inherit the mask) before any thread starts.
+  sigset_t set = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int n = std::max(1, config_.threads);
+  for (const SocketAddress& addr : config_.listen) {
+    if (absl::Status st = CheckAddressFree(addr); !st.ok()) return st;
+  }
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->index = i;
+    auto loop = EventLoop::Create();
+    if (!loop.ok()) return loop.status();
+    w->loop = std::move(*loop);
+    w->responder = std::make_unique<PrimaryResponder>(store_, stats_);
+    uint16_t group = kUdpBufferGroupBase;
+    for (const SocketAddress& addr : config_.listen) {
+      auto ufd = OpenUdpSocket(addr, /*reuse_port=*/true);
+      if (!ufd.ok()) return ufd.status();
+      auto udp = UdpServer::Start(*w->loop, std::move(*ufd), *w->responder, stats_, group++);
+      if (!udp.ok()) return udp.status();
+      w->udp.push_back(std::move(*udp));
+      auto tfd = OpenTcpListener(addr, /*reuse_port=*/true);
+      if (!tfd.ok()) return tfd.status();
+      auto tcp = TcpServer::Start(*w->loop, std::move(*tfd), *w->responder, stats_, *limiter_);
+      if (!tcp.ok()) return tcp.status();
+      w->tcp.push_back(std::move(*tcp));
+    }
+    workers_.push_back(std::move(w));
+  }
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) {
+    return absl::InternalError(fmt::format("signalfd: {}", std::strerror(errno)));
+  }
+  signals_ = std::make_unique<SignalWatcher>(*this, *workers_[0]->loop, sfd);
+  LogInfo("serving {} zones on {} addresses with {} threads ({})", config_.zones.size(),
+          config_.listen.size(), n, workers_[0]->loop->ring().features().Describe());
+  return absl::OkStatus();
+}
+
+void Server::Reload() {
+  LogInfo("SIGHUP: reloading {}", config_.path);
+  auto config = LoadConfig(config_.path);
+  if (!config.ok()) {
+    LogError("reload failed, keeping the running configuration: {}",
+             std::string(config.status().message()));
+    return;
+  }
+  if (config->listen != config_.listen || config->threads != config_.threads) {
+    LogWarning("listen addresses and threads change only on restart");
+    config->listen = config_.listen;
+    config->threads = config_.threads;
+  }
+  auto store = ZoneStore::FromConfig(*config, store_.get());
+  if (!store.ok()) {
+    LogError("reload failed: {}", std::string(store.status().message()));
+    return;
+  }
+  config_ = std::move(*config);
+  store_ = std::move(*store);
+  LoadFileZones();
+  for (auto& w : workers_) w->responder->SetStore(store_);
+}
+
+void Server::BeginShutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->loop->Post([raw] { raw->Drain(); });
+  }
+}
+
+void Server::RunWorker(Worker& w) { w.loop->Run(); }
+
+int Server::Run() {
+  for (size_t i = 1; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    w->thread = std::thread([this, w] { RunWorker(*w); });
+  }
+  RunWorker(*workers_[0]);
+  for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+  LogInfo("stopped: {} queries, {} transfers served", stats_.udp_queries.Get() + stats_.tcp_queries.Get(),
+          stats_.transfers_done.Get());
+  return 0;
+}
+
+int RunServer(const Config& config) {
+  auto server = Server::Create(config);
+  if (!server.ok()) {
+    LogError("{}", std::string(server.status().message()));
+    return 1;
+  }
+  return (*server)->Run();
+}
+
+}  // namespace xfr

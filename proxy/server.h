@@ -1,0 +1,56 @@
+// The running xfrproxy: serving threads (one ring each, SO_REUSEPORT
+// listeners), the zones loaded from master files, signals (SIGHUP reloads,
+// SIGTERM stops gracefully). The first thread also owns every change to the
+// zones, so publishing a version needs no lock (DESIGN.md "Threads").
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proxy/config.h"
+#include "proxy/event_loop.h"
+#include "proxy/primary.h"
+#include "proxy/stats.h"
+#include "proxy/tcp_server.h"
+#include "proxy/udp_server.h"
+#include "proxy/zone_store.h"
+
+namespace xfr {
+
+class Server {
+ public:
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const Config& config);
+  ~Server();
+
+  // Serves until SIGTERM or SIGINT; returns the process exit code.
+  int Run();
+
+  ServerStats& stats() { return stats_; }
+
+ private:
+  struct Worker;
+  class SignalWatcher;
+  Server() = default;
+  absl::Status StartWorkers();
+  void RunWorker(Worker& w);
+  // Loads (or reloads) every file zone of the current config; a zone whose
+  // file is broken keeps serving its last good version.
+  void LoadFileZones();
+  void Reload();
+  void BeginShutdown();
+
+  Config config_;
+  std::shared_ptr<ZoneStore> store_;
+  ServerStats stats_;
+  std::unique_ptr<ConnectionLimiter> limiter_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<SignalWatcher> signals_;
+  bool shutting_down_ = false;
+};
+
+// The run function for CliMain.
+int RunServer(const Config& config);
+
+}  // namespace xfr

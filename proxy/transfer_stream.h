@@ -1,0 +1,53 @@
+// Serves one AXFR/IXFR answer from a snapshot's pre-encoded messages. Per
+// message only the header (ID, RD, ARCOUNT), the first message's question
+// (the client's spelling), an OPT and the TSIG record are made for this
+// request; the body goes out from the shared buffer as it is.
+#pragma once
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/transfer.h"
+#include "core/tsig.h"
+#include "fanout/served_zone.h"
+#include "proxy/responder.h"
+
+namespace xfr {
+
+class EncodedTransferStream : public TransferStream {
+ public:
+  // `messages` must belong to `pin`. `question` is the request's question
+  // bytes; `opt` an encoded OPT RR to add to every message (empty: none).
+  EncodedTransferStream(std::shared_ptr<const ServedZone> pin,
+                        const std::vector<EncodedMessage>* messages, uint16_t id,
+                        bool rd, std::vector<uint8_t> question,
+                        std::vector<uint8_t> opt,
+                        std::optional<TsigStreamSigner> signer, absl::Time now);
+
+  size_t Next(std::vector<iovec>& iov) override;
+  void Release() override { scratch_.clear(); }
+  size_t messages_sent() const { return next_; }
+
+ private:
+  struct Scratch {
+    std::array<uint8_t, kMaxRequestPrefixSize> prefix;
+    std::vector<uint8_t> tsig;
+  };
+
+  std::shared_ptr<const ServedZone> pin_;
+  const std::vector<EncodedMessage>* messages_;
+  uint16_t id_;
+  bool rd_;
+  std::vector<uint8_t> question_;
+  std::vector<uint8_t> opt_;
+  std::optional<TsigStreamSigner> signer_;
+  absl::Time now_;
+  size_t next_ = 0;
+  std::deque<Scratch> scratch_;  // stable addresses while parts are in flight
+};
+
+}  // namespace xfr

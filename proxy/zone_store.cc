@@ -1,0 +1,59 @@
+#include "proxy/zone_store.h"
+
+#include "fmt/format.h"
+
+namespace xfr {
+
+bool TransferPolicy::KeyAllowed(const Name& key) const {
+  for (const Name& k : keys) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
+    const Config& config, const ZoneStore* previous) {
+  auto store = std::make_shared<ZoneStore>();
+  for (const TsigKeyConfig& k : config.keys) {
+    // The config already decoded and checked the secret.
+    TsigKey tk;
+    tk.name = k.name;
+    auto alg = ParseTsigAlgorithm(k.algorithm);
+    if (!alg) {
+      return absl::InvalidArgumentError(fmt::format("key {}: unknown algorithm {}",
+                                                    k.name.ToText(), k.algorithm));
+    }
+    tk.algorithm = *alg;
+    tk.secret.assign(k.secret.begin(), k.secret.end());
+    store->keys_.push_back(std::move(tk));
+  }
+  for (const ZoneConfig& z : config.zones) {
+    TransferPolicy policy;
+    policy.allow = z.allow_transfer;
+    for (const SecondaryConfig& s : z.secondaries) {
+      if (s.key) {
+        policy.required_key[s.address.ip()] = *s.key;
+        if (!policy.KeyAllowed(*s.key)) policy.keys.push_back(*s.key);
+      }
+    }
+    auto entry = std::make_shared<LiveZone>(z.name, std::move(policy));
+    if (previous != nullptr) {
+      if (LiveZone* old = previous->Find(z.name)) entry->Publish(old->Current());
+    }
+    store->zones_.emplace(z.name, std::move(entry));
+  }
+  return store;
+}
+
+LiveZone* ZoneStore::Find(const Name& name) const {
+  auto it = zones_.find(name);
+  return it == zones_.end() ? nullptr : it->second.get();
+}
+
+std::vector<LiveZone*> ZoneStore::entries() const {
+  std::vector<LiveZone*> out;
+  for (const auto& [name, e] : zones_) out.push_back(e.get());
+  return out;
+}
+
+}  // namespace xfr

@@ -1,0 +1,69 @@
+// The zones being served, as the serving threads see them: per zone the
+// access policy and the current snapshot, published by the zone's owner
+// with an atomic pointer swap. Serving threads take no lock.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/name.h"
+#include "core/tsig_key.h"
+#include "fanout/served_zone.h"
+#include "proxy/config.h"
+#include "proxy/net_address.h"
+
+namespace xfr {
+
+// Who may transfer a zone (DESIGN.md "Access"): a client in allow-transfer,
+// or any client signing with the key of one of the zone's secondaries. A
+// secondary configured with a key must sign when it asks from its address.
+struct TransferPolicy {
+  CidrSet allow;
+  absl::flat_hash_map<IpAddress, Name> required_key;  // per secondary address
+  std::vector<Name> keys;  // keys of the zone's secondaries
+
+  bool KeyAllowed(const Name& key) const;
+};
+
+class LiveZone {
+ public:
+  LiveZone(Name name, TransferPolicy policy)
+      : name_(std::move(name)), policy_(std::move(policy)) {}
+
+  const Name& name() const { return name_; }
+  const TransferPolicy& policy() const { return policy_; }
+
+  // Null until the first version is loaded.
+  std::shared_ptr<const ServedZone> Current() const {
+    return current_.load(std::memory_order_acquire);
+  }
+  void Publish(std::shared_ptr<const ServedZone> z) {
+    current_.store(std::move(z), std::memory_order_release);
+  }
+
+ private:
+  Name name_;
+  TransferPolicy policy_;
+  std::atomic<std::shared_ptr<const ServedZone>> current_;
+};
+
+class ZoneStore {
+ public:
+  // Builds the store for `config`, keeping the snapshots of zones that
+  // `previous` already serves (a reload does not drop data).
+  static absl::StatusOr<std::shared_ptr<ZoneStore>> FromConfig(
+      const Config& config, const ZoneStore* previous);
+
+  // Exact (case-insensitive) match of a zone apex.
+  LiveZone* Find(const Name& name) const;
+  const std::vector<TsigKey>& keys() const { return keys_; }
+  std::vector<LiveZone*> entries() const;
+
+ private:
+  absl::flat_hash_map<Name, std::shared_ptr<LiveZone>> zones_;
+  std::vector<TsigKey> keys_;
+};
+
+}  // namespace xfr
