@@ -144,40 +144,54 @@ absl::StatusOr<std::shared_ptr<const ZoneVersion>> ApplyDiff(
   for (const RecordView& v : add) add_bytes += RecordWireSize(v);
   ZoneVersionBuilder out(base.origin(), options, base.size() + add.size(),
                          base.wire_bytes() + add_bytes);
-  size_t i = 0, a = 0, r = 0;
   const size_t n = base.size();
-  while ((i < n || a < add.size()) && out.ok()) {
-    if (i < n && base.record(i).type == RRType::kSOA) {
-      ++i;
-      continue;
-    }
-    RecordView b;
-    int c;
-    if (i < n && a < add.size()) {
-      b = base.record(i);
-      c = CompareRecords(b, add[a]);
-    } else if (i < n) {
-      b = base.record(i);
-      c = -1;
+  // Copies base records [from, to) but the base SOA, which new_soa replaces.
+  auto copy_base = [&](size_t from, size_t to) {
+    size_t soa_at = base.soa_index();
+    if (soa_at >= from && soa_at < to) {
+      out.AppendRange(base, from, soa_at);
+      out.AppendRange(base, soa_at + 1, to);
     } else {
-      c = 1;
+      out.AppendRange(base, from, to);
     }
-    if (c < 0) {
-      while (r < rem.size() &&
-             CompareRecords(diff.removed[rem[r]].view(), b) < 0) {
-        ++r;
+  };
+  // Walk the sorted changes; between two changes the base is copied
+  // wholesale, and each change is located by binary search, so the cost is
+  // one memcpy of the zone plus O(k log n) comparisons.
+  size_t i = 0, a = 0, r = 0;
+  while ((a < add.size() || r < rem.size()) && out.ok()) {
+    // At equal identity the removal goes first (RFC 1995 §4: deletions,
+    // then additions), so a TTL change ends with the added record.
+    bool is_removal;
+    if (a == add.size()) {
+      is_removal = true;
+    } else if (r == rem.size()) {
+      is_removal = false;
+    } else {
+      is_removal = CompareRecords(diff.removed[rem[r]].view(), add[a]) <= 0;
+    }
+    RecordView key = is_removal ? diff.removed[rem[r]].view() : add[a];
+    size_t lo = i, hi = n;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (CompareRecords(base.record(mid), key) < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
       }
-      bool removed =
-          r < rem.size() && CompareRecords(diff.removed[rem[r]].view(), b) == 0;
-      if (!removed) out.Append(b);
-      ++i;
+    }
+    copy_base(i, lo);
+    i = lo;
+    bool present = i < n && CompareRecords(base.record(i), key) == 0;
+    if (present) ++i;  // deleted, or replaced by the addition
+    if (is_removal) {
+      ++r;
     } else {
-      // An addition, or an addition replacing a present record (c == 0).
-      out.Append(add[a]);
+      out.Append(key);
       ++a;
-      if (c == 0) ++i;
     }
   }
+  copy_base(i, n);
   return std::move(out).Finish();
 }
 

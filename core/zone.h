@@ -192,6 +192,11 @@ class ZoneVersionBuilder {
 
   // `rr` must not sort before the previous record (CompareRecords).
   void Append(const RecordView& rr);
+  // Appends records [first, last) of `src` by copying their arena bytes:
+  // they were checked when `src` was built, so only the seam with the
+  // previous record and the limits are checked again. This makes applying a
+  // small diff to a large zone cost a memcpy, not a per-record walk.
+  void AppendRange(const ZoneVersion& src, size_t first, size_t last);
   bool ok() const { return status_.ok(); }
 
   absl::StatusOr<std::shared_ptr<const ZoneVersion>> Finish() &&;
@@ -200,6 +205,10 @@ class ZoneVersionBuilder {
   void Fail(absl::Status s) {
     if (status_.ok()) status_ = std::move(s);
   }
+  // Order and duplicate check against the last appended record: <0 to
+  // append, 0 to drop as a duplicate, >0 is an ordering error.
+  int CompareWithLast(const RecordView& rr) const;
+  bool CheckRoom(const RecordView& rr, size_t records, size_t bytes);
 
   std::unique_ptr<ZoneVersion> zone_;
   BuildOptions options_;

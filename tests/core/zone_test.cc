@@ -94,6 +94,43 @@ TEST(ZoneVersionTest, SortsCanonicallyAndExposesSoa) {
   EXPECT_EQ(z->rclass(), RRClass::kIN);
 }
 
+// Build sorts by a precomputed key; it must agree with CompareRecords for
+// label bytes that need escaping (0x00, 0x01), case, prefixes and depth.
+TEST(ZoneVersionTest, SortKeyAgreesWithCanonicalOrder) {
+  const uint8_t alphabet[] = {0, 1, 2, 'a', 'A', 'b', 0xff};
+  std::vector<Record> rs{Soa(1)};
+  uint32_t x = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    std::string wire;
+    int labels = static_cast<int>((x = x * 1103515245 + 12345) >> 16) % 3 + 1;
+    for (int l = 0; l < labels; ++l) {
+      int len = static_cast<int>((x = x * 1103515245 + 12345) >> 16) % 3 + 1;
+      wire.push_back(static_cast<char>(len));
+      for (int k = 0; k < len; ++k) {
+        x = x * 1103515245 + 12345;
+        wire.push_back(static_cast<char>(alphabet[(x >> 16) % 7]));
+      }
+    }
+    wire += std::string("\7example\3com\0", 13);
+    Record r = A("x.example.com.", static_cast<uint8_t>(i % 3));
+    r.owner = *Name::FromWire(AsBytes(wire));
+    rs.push_back(r);
+  }
+  auto z = MustBuild(rs);
+  ASSERT_NE(z, nullptr);
+  EXPECT_GT(z->size(), 1000u);
+  for (size_t i = 1; i < z->size(); ++i) {
+    ASSERT_LT(CompareRecords(z->record(i - 1), z->record(i)), 0) << i;
+  }
+  // Every input identity is present.
+  for (const Record& r : rs) {
+    RecordRange at = z->FindRRset(r.owner, r.type);
+    bool found = false;
+    for (RecordView v : at) found |= CompareRecords(v, r.view()) == 0;
+    EXPECT_TRUE(found) << r.owner.ToText();
+  }
+}
+
 TEST(ZoneVersionTest, TypesOrderWithinAName) {
   auto z = MustBuild({Txt("example.com.", "t"), Soa(1), A("example.com.", 1),
                       Ns("example.com.", "ns.example.com.")});
