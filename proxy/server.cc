@@ -42,7 +42,7 @@ struct Server::Worker {
   // grace period is over.
   void Drain() {
     for (auto& t : tcp) t->StopAccepting();
-    udp.clear();
+    for (auto& u : udp) u->Stop();
     stop_deadline = loop->Now() + kShutdownGrace;
     Poll();
   }

@@ -45,6 +45,12 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Start(
 
 UdpServer::~UdpServer() = default;
 
+void UdpServer::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  loop_.ring().CancelFd(fd_.get());
+}
+
 void UdpServer::Arm() {
   loop_.ring().RecvMsgMultishot(fd_.get(), &recv_msg_, *buffers_, this, kTagRecv);
 }
@@ -79,7 +85,7 @@ void UdpServer::OnCompletion(const Event& e) {
   }
   // The kernel disarms a multishot receive when it runs out of buffers
   // (ENOBUFS) or on an error; arm it again unless we are shutting down.
-  if (!e.more && e.res != -ECANCELED && !loop_.stopping()) Arm();
+  if (!e.more && e.res != -ECANCELED && !stopped_ && !loop_.stopping()) Arm();
 }
 
 void UdpServer::Reply(const sockaddr* to, socklen_t len, std::vector<uint8_t> data) {

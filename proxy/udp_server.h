@@ -23,6 +23,9 @@ class UdpServer : private CompletionTarget {
       EventLoop& loop, ScopedFd fd, Responder& responder, ServerStats& stats,
       uint16_t group);
   ~UdpServer();
+  // Stops receiving (shutdown). The object must outlive the loop's last
+  // turn: the cancelled receive still completes on it.
+  void Stop();
 
  private:
   struct Send;
@@ -40,6 +43,7 @@ class UdpServer : private CompletionTarget {
   msghdr recv_msg_{};
   std::vector<std::unique_ptr<Send>> free_sends_;
   size_t sends_in_flight_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace xfr
