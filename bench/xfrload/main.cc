@@ -1,0 +1,60 @@
+// xfrload: the load tool of DESIGN.md ("Command line"). Today one mode,
+// `secondaries`: N simulated secondaries against one server. The
+// synthetic-primary mode comes later.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/xfrload/options.h"
+#include "bench/xfrload/secondaries.h"
+#include "core/ascii.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: xfrload secondaries --target ADDR:PORT --zone ZONE [options]\n"
+    "       xfrload secondaries --help\n";
+
+int RunSecondaries(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(xfr::load::SecondariesUsage().c_str(), stdout);
+      return 0;
+    }
+  }
+  auto options = xfr::load::ParseSecondariesOptions(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "xfrload: %s\n%s", std::string(xfr::ToStd(options.status().message())).c_str(),
+                 xfr::load::SecondariesUsage().c_str());
+    return 2;
+  }
+  bool json = options->json;
+  auto load = xfr::load::SecondariesLoad::Create(*std::move(options));
+  if (!load.ok()) {
+    std::fprintf(stderr, "xfrload: %s\n",
+                 std::string(xfr::ToStd(load.status().message())).c_str());
+    return 1;
+  }
+  xfr::load::LoadReport report = (*load)->Run();
+  std::string out = json ? report.ToJson() : report.ToText();
+  std::fputs(out.c_str(), stdout);
+  return report.TotalErrors() == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string mode = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (mode == "secondaries") return RunSecondaries(args);
+  if (mode == "--help" || mode == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "xfrload: unknown mode '%s'\n%s", mode.c_str(), kUsage);
+  return 2;
+}
