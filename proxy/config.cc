@@ -1,5 +1,7 @@
 #include "proxy/config.h"
 
+#include "core/text_codecs.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -857,38 +859,15 @@ std::string FormatConfigDuration(absl::Duration d) {
 }
 
 absl::StatusOr<std::string> DecodeBase64(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
   if (text.size() % 4 != 0) {
+    return absl::InvalidArgumentError("base64 length is not a multiple of 4");
+  }
+  std::vector<uint8_t> bytes;
+  if (!xfr::DecodeBase64(text, bytes)) {
     return absl::InvalidArgumentError(
-        "base64 length is not a multiple of 4");
+        "invalid base64 character or padding (RFC 4648 §4)");
   }
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
-    uint32_t group = 0;
-    for (int j = 0; j < 4; ++j) {
-      int v = j >= 4 - pad ? 0 : value(text[i + j]);
-      if (v < 0) {
-        return absl::InvalidArgumentError(fmt::format(
-            "invalid base64 character at offset {}", i + j));
-      }
-      group = (group << 6) | static_cast<uint32_t>(v);
-    }
-    out.push_back(static_cast<char>(group >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((group >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(group & 0xff));
-  }
-  return out;
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace xfr

@@ -204,9 +204,11 @@ bool PrimaryResponder::TransferAllowed(Request& req, const LiveZone& zone) {
   bool signed_ok = req.tsig && req.tsig->ok();
   if (signed_ok && p.KeyAllowed(req.tsig->key->name)) return true;
   const IpAddress& ip = req.ctx.peer.ip();
-  auto it = p.required_key.find(ip);
-  if (it != p.required_key.end() && !(signed_ok && req.tsig->key->name == it->second)) {
-    return false;
+  auto it = p.required_keys.find(ip);
+  if (it != p.required_keys.end()) {
+    bool has = false;
+    for (const Name& k : it->second) has |= signed_ok && req.tsig->key->name == k;
+    if (!has) return false;
   }
   return p.allow.Contains(ip);
 }

@@ -1,5 +1,6 @@
 #include "proxy/zone_store.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
 
 namespace xfr {
@@ -30,12 +31,16 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
   for (const ZoneConfig& z : config.zones) {
     TransferPolicy policy;
     policy.allow = z.allow_transfer;
+    absl::flat_hash_set<IpAddress> keyless;
     for (const SecondaryConfig& s : z.secondaries) {
-      if (s.key) {
-        policy.required_key[s.address.ip()] = *s.key;
-        if (!policy.KeyAllowed(*s.key)) policy.keys.push_back(*s.key);
+      if (!s.key) {
+        keyless.insert(s.address.ip());
+        continue;
       }
+      policy.required_keys[s.address.ip()].push_back(*s.key);
+      if (!policy.KeyAllowed(*s.key)) policy.keys.push_back(*s.key);
     }
+    for (const IpAddress& ip : keyless) policy.required_keys.erase(ip);
     auto entry = std::make_shared<LiveZone>(z.name, std::move(policy));
     if (previous != nullptr) {
       if (LiveZone* old = previous->Find(z.name)) entry->Publish(old->Current());

@@ -19,9 +19,12 @@ namespace xfr {
 // Who may transfer a zone (DESIGN.md "Access"): a client in allow-transfer,
 // or any client signing with the key of one of the zone's secondaries. A
 // secondary configured with a key must sign when it asks from its address.
+// Requests come from ephemeral ports, so the address is all we can match:
+// when several secondaries share an address, any of their keys will do, and
+// if one of them has no key, unsigned requests from there are accepted.
 struct TransferPolicy {
   CidrSet allow;
-  absl::flat_hash_map<IpAddress, Name> required_key;  // per secondary address
+  absl::flat_hash_map<IpAddress, std::vector<Name>> required_keys;
   std::vector<Name> keys;  // keys of the zone's secondaries
 
   bool KeyAllowed(const Name& key) const;
