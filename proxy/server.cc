@@ -103,6 +103,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   limits.write_timeout = config.limits.tcp_write_timeout;
   limits.max_concurrent_transfers = config.limits.max_concurrent_transfers;
   s->limiter_ = std::make_unique<ConnectionLimiter>(limits);
+  // Parts of the configuration this build does not act on yet are named,
+  // so nobody believes they are in force.
+  if (config.http) {
+    LogWarning("http {}: the metrics endpoint is not implemented yet", config.http->ToString());
+  }
+  if (!config.state_dir.empty()) {
+    LogWarning("state-dir {}: persistence is not implemented yet", config.state_dir);
+  }
+  for (const ZoneConfig& z : config.zones) {
+    if (!z.has_file()) {
+      LogWarning("zone {}: following a primary is not implemented yet; not served",
+                 z.name.ToText());
+    }
+    if (z.proxied) {
+      LogWarning("zone {}: proxied names are not rewritten yet", z.name.ToText());
+    }
+  }
   s->LoadFileZones();
   if (absl::Status st = s->StartWorkers(); !st.ok()) return st;
   return s;
