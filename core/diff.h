@@ -50,7 +50,9 @@ ZoneDiff ComputeDiff(const ZoneVersion& older, const ZoneVersion& newer);
 // old_soa's serial is not the base's serial; InvalidArgument for a malformed
 // SOA, an SOA inside removed/added, or a result that Build would refuse
 // (out-of-zone name, wrong class); ResourceExhausted over max_records.
-// Cost: O(n + k log k) for n base records and k changes.
+// Cost for n base records and k changes: one copy of the base's arena (runs
+// between changes are copied wholesale) plus O(k log k + k log n)
+// comparisons.
 absl::StatusOr<std::shared_ptr<const ZoneVersion>> ApplyDiff(
     const ZoneVersion& base, const ZoneDiff& diff,
     const BuildOptions& options = {});

@@ -111,8 +111,8 @@ class ZoneVersion {
   // Sorts `records` canonically (record.h CompareRecords), drops exact
   // duplicates and checks the zone. Of several records with the same
   // identity that differ only in TTL, the one that came FIRST in `records`
-  // is kept (the first one a transfer or file states wins; RFC 2181 §5.2
-  // makes such a zone questionable anyway and BIND also keeps the first).
+  // is kept, so the outcome does not depend on the sort (RFC 2181 §5.2
+  // makes TTLs differing within an RRset questionable anyway).
   // Errors (InvalidArgument, naming owner and type): no SOA, more than one
   // SOA, SOA not at the origin, an owner outside the origin, records of more
   // than one class, a meta-type (RFC 6895 §3.1) or oversized RDATA; and
