@@ -165,6 +165,46 @@ zones:
         self.assertIn("--target", r.stderr)
 
 
+@unittest.skipUnless(bench_built(), "this build has XFR_BENCH=OFF, so no xfrload")
+class XfrloadTsigWithKnotTest(unittest.TestCase):
+    """Signed transfers from knotd: with the right key every answer message
+    verifies; with a wrong secret the server's BADSIG answer is a tsig error."""
+    KEY = servers.Key("xfr-key", "hmac-sha256", "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.xfrload = xfrtest.binary("bench", "xfrload")
+        zone = servers.Zone("example.com.", text=servers.make_zone("example.com.", 3000),
+                            transfer_keys=[cls.KEY])
+        cls.knot = servers.KnotServer([zone], [cls.KEY]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.knot.cleanup()
+
+    def load(self, secret, mode):
+        r = subprocess.run([self.xfrload, "secondaries", "--target", f"127.0.0.1:{self.knot.port}",
+                            "--zone", "example.com", "--mode", mode, "--count", "4",
+                            "--concurrency", "2", "--requests", "8", "--json",
+                            "--tsig", f"xfr-key:hmac-sha256:{secret}"],
+                           capture_output=True, text=True, timeout=120)
+        return r.returncode, json.loads(r.stdout)
+
+    def test_signed_axfr_and_mixed_verify(self):
+        for mode in ("axfr", "mixed"):
+            rc, r = self.load(self.KEY.secret, mode)
+            self.assertEqual(rc, 0, r["first_error"])
+            self.assertEqual(r["completed"], 8)
+        rc, r = self.load(self.KEY.secret, "axfr")
+        self.assertEqual(r["by_kind"]["axfr"]["zone_records_max"], 3005)
+
+    def test_wrong_secret_is_a_tsig_error(self):
+        rc, r = self.load("d3Jvbmd3cm9uZ3dyb25nd3Jvbmd3cm9uZ3dyb25nMTI=", "axfr")
+        self.assertEqual(rc, 1)
+        self.assertEqual(r["errors_by_kind"]["tsig"], 8)
+        self.assertIn("BADSIG", r["first_error"])
+
+
 def _name(text):
     out = b""
     for label in text.rstrip(".").split("."):
