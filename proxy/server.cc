@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <future>
 
 #include "fmt/format.h"
 #include "proxy/file_zone.h"
@@ -153,6 +154,27 @@ void Server::LoadFileZones() {
   }
 }
 
+absl::Status Server::SetupWorker(Worker& w) {
+  auto loop = EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  w.loop = std::move(*loop);
+  w.responder = std::make_unique<PrimaryResponder>(store_, stats_);
+  uint16_t group = kUdpBufferGroupBase;
+  for (const SocketAddress& addr : config_.listen) {
+    auto ufd = OpenUdpSocket(addr, /*reuse_port=*/true);
+    if (!ufd.ok()) return ufd.status();
+    auto udp = UdpServer::Start(*w.loop, std::move(*ufd), *w.responder, stats_, group++);
+    if (!udp.ok()) return udp.status();
+    w.udp.push_back(std::move(*udp));
+    auto tfd = OpenTcpListener(addr, /*reuse_port=*/true);
+    if (!tfd.ok()) return tfd.status();
+    auto tcp = TcpServer::Start(*w.loop, std::move(*tfd), *w.responder, stats_, *limiter_);
+    if (!tcp.ok()) return tcp.status();
+    w.tcp.push_back(std::move(*tcp));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Server::StartWorkers() {
   // Signals are taken by the signalfd only: block them in every thread
   // (threads inherit the mask) before any thread starts.
@@ -162,30 +184,34 @@ absl::Status Server::StartWorkers() {
   for (const SocketAddress& addr : config_.listen) {
     if (absl::Status st = CheckAddressFree(addr); !st.ok()) return st;
   }
-  for (int i = 0; i < n; ++i) {
+  auto first = std::make_unique<Worker>();
+  if (absl::Status st = SetupWorker(*first); !st.ok()) return st;
+  workers_.push_back(std::move(first));
+  // Each ring is created, armed and driven by one thread: SINGLE_ISSUER
+  // and DEFER_TASKRUN tie it to the thread that set it up.
+  for (int i = 1; i < n; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
-    auto loop = EventLoop::Create();
-    if (!loop.ok()) return loop.status();
-    w->loop = std::move(*loop);
-    w->responder = std::make_unique<PrimaryResponder>(store_, stats_);
-    uint16_t group = kUdpBufferGroupBase;
-    for (const SocketAddress& addr : config_.listen) {
-      auto ufd = OpenUdpSocket(addr, /*reuse_port=*/true);
-      if (!ufd.ok()) return ufd.status();
-      auto udp = UdpServer::Start(*w->loop, std::move(*ufd), *w->responder, stats_, group++);
-      if (!udp.ok()) return udp.status();
-      w->udp.push_back(std::move(*udp));
-      auto tfd = OpenTcpListener(addr, /*reuse_port=*/true);
-      if (!tfd.ok()) return tfd.status();
-      auto tcp = TcpServer::Start(*w->loop, std::move(*tfd), *w->responder, stats_, *limiter_);
-      if (!tcp.ok()) return tcp.status();
-      w->tcp.push_back(std::move(*tcp));
-    }
+    std::promise<absl::Status> ready;
+    std::future<absl::Status> setup = ready.get_future();
+    Worker* raw = w.get();
+    w->thread = std::thread([this, raw, &ready] {
+      absl::Status st = SetupWorker(*raw);
+      bool ok = st.ok();
+      ready.set_value(std::move(st));
+      if (ok) raw->loop->Run();
+    });
     workers_.push_back(std::move(w));
+    if (absl::Status st = setup.get(); !st.ok()) {
+      workers_.back()->thread.join();
+      workers_.pop_back();
+      BeginShutdown();
+      return st;
+    }
   }
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) {
+    BeginShutdown();
     return absl::InternalError(fmt::format("signalfd: {}", std::strerror(errno)));
   }
   signals_ = std::make_unique<SignalWatcher>(*this, *workers_[0]->loop, sfd);
@@ -227,17 +253,12 @@ void Server::BeginShutdown() {
   }
 }
 
-void Server::RunWorker(Worker& w) { w.loop->Run(); }
-
 int Server::Run() {
-  for (size_t i = 1; i < workers_.size(); ++i) {
-    Worker* w = workers_[i].get();
-    w->thread = std::thread([this, w] { RunWorker(*w); });
-  }
-  RunWorker(*workers_[0]);
+  // The other workers already run on their own threads.
+  workers_[0]->loop->Run();
   for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
-  LogInfo("stopped: {} queries, {} transfers served", stats_.udp_queries.Get() + stats_.tcp_queries.Get(),
-          stats_.transfers_done.Get());
+  LogInfo("stopped: {} queries, {} transfers served",
+          stats_.udp_queries.Get() + stats_.tcp_queries.Get(), stats_.transfers_done.Get());
   return 0;
 }
 

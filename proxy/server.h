@@ -34,7 +34,7 @@ class Server {
   class SignalWatcher;
   Server() = default;
   absl::Status StartWorkers();
-  void RunWorker(Worker& w);
+  absl::Status SetupWorker(Worker& w);
   // Loads (or reloads) every file zone of the current config; a zone whose
   // file is broken keeps serving its last good version.
   void LoadFileZones();
