@@ -423,6 +423,15 @@ absl::Status XfrIngest::ConsumeRecord(Record rr) {
       // As BIND does, an SOA with the final serial ends the answer; one with
       // the serial this diff reached starts the next diff (RFC 1995 §4).
       if (s == first_serial_) {
+        if (diff_.to() != first_serial_) {
+          // The answer announced this serial, but the diffs stopped short of
+          // it (or went past it): applying them would not give that zone.
+          return Fail(IngestFailure::kInconsistent,
+                      fmt::format("{}: the answer ends at serial {}, but the "
+                                  "last diff goes to {}",
+                                  Where(rr), s.ToString(),
+                                  diff_.to().ToString()));
+        }
         if (!SameSoa(rr, first_soa_)) {
           return Fail(IngestFailure::kMalformed,
                       fmt::format("{}: the closing SOA differs from the "

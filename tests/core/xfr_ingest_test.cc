@@ -626,6 +626,20 @@ TEST(XfrIngestIxfr, BrokenChainFallsBack) {
   EXPECT_TRUE(o.fall_back);
 }
 
+// Found by ingest_fuzz: the answer announces serial 103 and ends with it,
+// but the only diff goes from 100 to 101, so the result would not be 103.
+TEST(XfrIngestIxfr, DiffsThatStopShortOfTheAnnouncedSerial) {
+  Chain c = MakeChain(1);
+  std::vector<Record> answer = IxfrAnswer(c.diffs);
+  answer.front() = Soa(103);
+  answer.back() = Soa(103);
+  Outcome o = Ingest(Q(RRType::kIXFR), Encode(Q(RRType::kIXFR), answer),
+                     c.versions.front());
+  EXPECT_EQ(o.failure, IngestFailure::kInconsistent);
+  EXPECT_THAT(Msg(o.status), HasSubstr("the answer ends at serial 103, but "
+                                       "the last diff goes to 101"));
+}
+
 TEST(XfrIngestIxfr, ClosingSoaDiffersWithTheSameSerial) {
   Chain c = MakeChain(1);
   std::vector<Record> answer = IxfrAnswer(c.diffs);
