@@ -91,11 +91,8 @@ Reply PrimaryResponder::Answer(Request& req, MessageBuilder& b) {
 
 Reply PrimaryResponder::HandleQuery(Request& req) {
   const Message& m = req.msg;
-  if (m.header.opcode != Opcode::kQuery) {
-    // NOTIFY for zones we follow is the upstream role's; a primary for its
-    // own file zones has nobody to hear NOTIFY from.
-    return Error(req, m.header.opcode == Opcode::kNotify ? Rcode::kRefused
-                                                          : Rcode::kNotImp);
+  if (m.header.opcode != Opcode::kQuery && m.header.opcode != Opcode::kNotify) {
+    return Error(req, Rcode::kNotImp);
   }
   if (m.questions.size() != 1) return Error(req, Rcode::kFormErr);
   if (m.edns && m.edns->version != 0) {
@@ -121,17 +118,18 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
       return Reply::Message(std::move(out));
     }
   }
+  if (m.header.opcode == Opcode::kNotify) return HandleNotify(req, *store);
   const Question& q = m.questions[0];
   LiveZone* entry = store->Find(q.qname);
   if (entry == nullptr) return Error(req, Rcode::kRefused);
   std::shared_ptr<const ServedZone> zone = entry->Current();
   if (zone && q.qclass != zone->version->rclass()) return Error(req, Rcode::kRefused);
-  if (!zone || zone->ExpireRemaining(req.ctx.now) == 0) {
+  if (!zone || entry->ExpireRemaining(*zone, req.ctx.now) == 0) {
     // RFC 1035 §4.3.5 / DESIGN.md: a secondary whose data expired stops
     // answering for the zone.
     return Error(req, Rcode::kServFail);
   }
-  req.expire = zone->ExpireRemaining(req.ctx.now);
+  req.expire = entry->ExpireRemaining(*zone, req.ctx.now);
 
   if (q.qtype == RRType::kSOA) return SoaAnswer(req, *zone);
   if (q.qtype != RRType::kAXFR && q.qtype != RRType::kIXFR) {
@@ -172,6 +170,39 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   if (const auto* ixfr = zone->FindIxfr(have)) return Transfer(req, zone, ixfr);
   // Not in the journal: the whole zone, AXFR-style (RFC 1995 §4).
   return Transfer(req, zone, &zone->axfr);
+}
+
+Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
+  const Message& m = req.msg;
+  const Question& q = m.questions[0];
+  LiveZone* entry = store.Find(q.qname);
+  // RFC 1996 §3.7: NOTIFY names a zone's SOA; we only hear it for zones we
+  // follow, from the sources configured for them.
+  if (entry == nullptr || !entry->notify_policy().follows_primary ||
+      q.qtype != RRType::kSOA) {
+    stats_.notify_refused.Add();
+    return Error(req, Rcode::kRefused);
+  }
+  const NotifyPolicy& p = entry->notify_policy();
+  bool signed_ok = req.tsig && req.tsig->ok();
+  bool key_ok = !p.key || (signed_ok && req.tsig->key->name == *p.key);
+  if (!p.allow.Contains(req.ctx.peer.ip()) || !key_ok) {
+    stats_.notify_refused.Add();
+    LogInfo("refused NOTIFY for {} from {}{}", q.qname.ToText(), req.ctx.peer.ToString(),
+            key_ok ? "" : " (not signed with the zone's key)");
+    return Error(req, Rcode::kRefused);
+  }
+  std::optional<Serial> hint;
+  for (const Record& r : m.answer) {
+    if (r.type != RRType::kSOA) continue;
+    if (auto f = ParseSoaRdata(r.rdata)) hint = f->serial;
+  }
+  stats_.notify_received.Add();
+  if (on_notify_) on_notify_(entry->name(), req.ctx.peer, hint);
+  // RFC 1996 §4.7: answer at once, echoing the question, before any check.
+  MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
+  b.header().aa = true;
+  return Answer(req, b);
 }
 
 Reply PrimaryResponder::SoaAnswer(Request& req, const ServedZone& zone) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <memory>
 
 #include "core/message.h"
@@ -14,10 +16,17 @@
 
 namespace xfr {
 
+// Told of every accepted NOTIFY (RFC 1996) for a zone that follows a
+// primary, with the serial the NOTIFY carried, if any (a hint, never data).
+// Called on the serving thread; the zone's owner takes it from there.
+using NotifyHook = std::function<void(const Name& zone, const SocketAddress& from,
+                                      std::optional<Serial> hint)>;
+
 class PrimaryResponder : public Responder {
  public:
-  PrimaryResponder(std::shared_ptr<const ZoneStore> store, ServerStats& stats)
-      : store_(std::move(store)), stats_(stats) {}
+  PrimaryResponder(std::shared_ptr<const ZoneStore> store, ServerStats& stats,
+                   NotifyHook on_notify = nullptr)
+      : store_(std::move(store)), stats_(stats), on_notify_(std::move(on_notify)) {}
 
   Reply Handle(Bytes request, const RequestContext& ctx) override;
 
@@ -38,9 +47,11 @@ class PrimaryResponder : public Responder {
   Reply Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
                  const std::vector<EncodedMessage>* messages);
   bool TransferAllowed(Request& req, const LiveZone& zone);
+  Reply HandleNotify(Request& req, const ZoneStore& store);
 
   std::atomic<std::shared_ptr<const ZoneStore>> store_;
   ServerStats& stats_;
+  NotifyHook on_notify_;
 };
 
 }  // namespace xfr

@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(unsigned entries) {
     const char* what;
   };
   const Need needs[] = {{IORING_OP_ACCEPT, "accept (5.5)"},
+                        {IORING_OP_CONNECT, "connect (5.5)"},
                         {IORING_OP_RECVMSG, "recvmsg (5.3)"},
                         {IORING_OP_SENDMSG, "sendmsg (5.3)"},
                         {IORING_OP_RECV, "recv (5.6)"},
@@ -186,6 +187,13 @@ void Ring::RecvMsgMultishot(int fd, msghdr* msg, const BufferRing& buffers,
 void Ring::Recv(int fd, void* buf, size_t len, CompletionTarget* t, unsigned tag) {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_sqe_set_data64(sqe, Pack(t, tag));
+}
+
+void Ring::Connect(int fd, const sockaddr* addr, socklen_t len, CompletionTarget* t,
+                   unsigned tag) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_connect(sqe, fd, addr, len);
   io_uring_sqe_set_data64(sqe, Pack(t, tag));
 }
 

@@ -94,6 +94,9 @@ class Ring {
   void RecvMsgMultishot(int fd, msghdr* msg, const BufferRing& buffers,
                         CompletionTarget* t, unsigned tag);
   void Recv(int fd, void* buf, size_t len, CompletionTarget* t, unsigned tag);
+  // `addr` must stay valid until the completion.
+  void Connect(int fd, const sockaddr* addr, socklen_t len, CompletionTarget* t,
+               unsigned tag);
   void SendMsg(int fd, const msghdr* msg, CompletionTarget* t, unsigned tag);
   void Read(int fd, void* buf, size_t len, CompletionTarget* t, unsigned tag);
   // Cancels every operation on fd (their completions arrive with -ECANCELED).

@@ -32,6 +32,18 @@ struct ServerStats {
   Counter notauth;
   Counter notimp;
   Counter servfail;
+  Counter notify_received;
+  Counter notify_refused;
+  // Upstream (the secondary side).
+  Counter upstream_soa_queries;
+  Counter upstream_soa_failures;
+  Counter upstream_transfers;        // completed, by kind below
+  Counter upstream_axfr;
+  Counter upstream_ixfr;
+  Counter upstream_up_to_date;
+  Counter upstream_transfer_failures;
+  Counter upstream_axfr_fallbacks;
+  Counter zones_expired;
 };
 
 }  // namespace xfr

@@ -12,6 +12,16 @@ bool TransferPolicy::KeyAllowed(const Name& key) const {
   return false;
 }
 
+uint32_t LiveZone::ExpireRemaining(const ServedZone& z, absl::Time now) const {
+  if (z.never_expires) return z.expire_seconds;
+  int64_t ms = refreshed_ms_.load(std::memory_order_acquire);
+  if (ms == kNever) return z.ExpireRemaining(now);
+  int64_t elapsed = (absl::ToUnixMillis(now) - ms) / 1000;
+  uint32_t expire = expire_.load(std::memory_order_relaxed);
+  if (elapsed < 0) elapsed = 0;
+  return elapsed >= expire ? 0 : expire - static_cast<uint32_t>(elapsed);
+}
+
 absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
     const Config& config, const ZoneStore* previous) {
   auto store = std::make_shared<ZoneStore>();
@@ -41,9 +51,16 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
       if (!policy.KeyAllowed(*s.key)) policy.keys.push_back(*s.key);
     }
     for (const IpAddress& ip : keyless) policy.required_keys.erase(ip);
-    auto entry = std::make_shared<LiveZone>(z.name, std::move(policy));
+    NotifyPolicy notify;
+    notify.follows_primary = !z.has_file();
+    notify.allow = z.notify_from;
+    notify.key = z.primary_key;
+    auto entry = std::make_shared<LiveZone>(z.name, std::move(policy), std::move(notify));
     if (previous != nullptr) {
-      if (LiveZone* old = previous->Find(z.name)) entry->Publish(old->Current());
+      if (LiveZone* old = previous->Find(z.name)) {
+        entry->Publish(old->Current());
+        entry->CopyRefreshFrom(*old);
+      }
     }
     store->zones_.emplace(z.name, std::move(entry));
   }

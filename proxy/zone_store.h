@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,13 +32,22 @@ struct TransferPolicy {
   bool KeyAllowed(const Name& key) const;
 };
 
+// Who may NOTIFY a zone that follows a primary (RFC 1996 §3.10): sources in
+// notify-from; with a primary key, the NOTIFY must be signed with it.
+struct NotifyPolicy {
+  bool follows_primary = false;
+  CidrSet allow;
+  std::optional<Name> key;
+};
+
 class LiveZone {
  public:
-  LiveZone(Name name, TransferPolicy policy)
-      : name_(std::move(name)), policy_(std::move(policy)) {}
+  LiveZone(Name name, TransferPolicy policy, NotifyPolicy notify = {})
+      : name_(std::move(name)), policy_(std::move(policy)), notify_(std::move(notify)) {}
 
   const Name& name() const { return name_; }
   const TransferPolicy& policy() const { return policy_; }
+  const NotifyPolicy& notify_policy() const { return notify_; }
 
   // Null until the first version is loaded.
   std::shared_ptr<const ServedZone> Current() const {
@@ -46,10 +57,29 @@ class LiveZone {
     current_.store(std::move(z), std::memory_order_release);
   }
 
+  // The primary confirmed the data at `at` (an SOA check with the same
+  // serial, or a transfer), and it stays valid `expire` seconds from then
+  // (RFC 1035 §3.3.13 EXPIRE, or less per RFC 7314). Kept beside the
+  // snapshot: a refresh changes no data, so nothing is re-encoded.
+  void MarkRefreshed(absl::Time at, uint32_t expire) {
+    expire_.store(expire, std::memory_order_relaxed);
+    refreshed_ms_.store(absl::ToUnixMillis(at), std::memory_order_release);
+  }
+  // Seconds before the data expires, 0 when expired (RFC 7314 §3).
+  uint32_t ExpireRemaining(const ServedZone& z, absl::Time now) const;
+  void CopyRefreshFrom(const LiveZone& o) {
+    expire_.store(o.expire_.load());
+    refreshed_ms_.store(o.refreshed_ms_.load());
+  }
+
  private:
   Name name_;
   TransferPolicy policy_;
+  NotifyPolicy notify_;
   std::atomic<std::shared_ptr<const ServedZone>> current_;
+  static constexpr int64_t kNever = INT64_MIN;
+  std::atomic<int64_t> refreshed_ms_{kNever};
+  std::atomic<uint32_t> expire_{0};
 };
 
 class ZoneStore {

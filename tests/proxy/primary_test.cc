@@ -97,7 +97,9 @@ std::vector<uint8_t> Build(const Query& q) {
     EXPECT_TRUE(rs.ok());
     EXPECT_TRUE(b.AddRecord(Section::kAuthority, (*rs)[0]));
   }
-  if (q.edns) EXPECT_TRUE(b.SetEdns(*q.edns));
+  if (q.edns) {
+    EXPECT_TRUE(b.SetEdns(*q.edns));
+  }
   return b.Finish();
 }
 
