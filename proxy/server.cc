@@ -113,16 +113,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     LogWarning("state-dir {}: persistence is not implemented yet", config.state_dir);
   }
   for (const ZoneConfig& z : config.zones) {
-    if (!z.has_file()) {
-      LogWarning("zone {}: following a primary is not implemented yet; not served",
-                 z.name.ToText());
-    }
     if (z.proxied) {
       LogWarning("zone {}: proxied names are not rewritten yet", z.name.ToText());
     }
   }
   s->LoadFileZones();
   if (absl::Status st = s->StartWorkers(); !st.ok()) return st;
+  s->SyncUpstreams();
   return s;
 }
 
@@ -158,7 +155,18 @@ absl::Status Server::SetupWorker(Worker& w) {
   auto loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   w.loop = std::move(*loop);
-  w.responder = std::make_unique<PrimaryResponder>(store_, stats_);
+  // NOTIFYs reach the zone's owner, the first worker, whichever thread
+  // took them (RFC 1996: answer at once, act on the owner's schedule).
+  if (owner_loop_ == nullptr) owner_loop_ = w.loop.get();  // the first worker
+  EventLoop* owner = owner_loop_;
+  NotifyHook hook = [this, owner](const Name& zone, const SocketAddress& from,
+                                  std::optional<Serial> hint) {
+    owner->Post([this, zone, from, hint] {
+      auto it = upstream_.find(zone);
+      if (it != upstream_.end()) it->second->Notified(from, hint);
+    });
+  };
+  w.responder = std::make_unique<PrimaryResponder>(store_, stats_, std::move(hook));
   uint16_t group = kUdpBufferGroupBase;
   for (const SocketAddress& addr : config_.listen) {
     auto ufd = OpenUdpSocket(addr, /*reuse_port=*/true);
@@ -242,6 +250,35 @@ void Server::Reload() {
   store_ = std::move(*store);
   LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
+  SyncUpstreams();
+}
+
+std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
+  if (!z.primary_key) return std::nullopt;
+  const TsigKey* k = FindTsigKey(store_->keys(), z.primary_key->view());
+  return k ? std::optional<TsigKey>(*k) : std::nullopt;
+}
+
+void Server::SyncUpstreams() {
+  absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> next;
+  for (const ZoneConfig& z : config_.zones) {
+    if (z.has_file()) continue;
+    auto it = upstream_.find(z.name);
+    if (it != upstream_.end()) {
+      bool moved = it->second->config().primaries != z.primaries;
+      it->second->Reconfigure(z, PrimaryKey(z), config_.limits);
+      if (moved) it->second->RefreshSoon();
+      next.emplace(z.name, std::move(it->second));
+      continue;
+    }
+    Name name = z.name;
+    auto up = std::make_unique<UpstreamZone>(
+        *workers_[0]->loop, z, PrimaryKey(z), config_.limits, stats_,
+        [this, name] { return store_->Find(name); }, nullptr);
+    up->Start();
+    next.emplace(z.name, std::move(up));
+  }
+  upstream_ = std::move(next);  // zones gone from the config stop here
 }
 
 void Server::BeginShutdown() {

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
@@ -15,6 +16,7 @@
 #include "proxy/stats.h"
 #include "proxy/tcp_server.h"
 #include "proxy/udp_server.h"
+#include "proxy/upstream.h"
 #include "proxy/zone_store.h"
 
 namespace xfr {
@@ -40,13 +42,20 @@ class Server {
   void LoadFileZones();
   void Reload();
   void BeginShutdown();
+  // Creates, reconfigures or drops the upstream state machines to match
+  // the config (zone owner thread only).
+  void SyncUpstreams();
+  std::optional<TsigKey> PrimaryKey(const ZoneConfig& z) const;
 
   Config config_;
   std::shared_ptr<ZoneStore> store_;
   ServerStats stats_;
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  EventLoop* owner_loop_ = nullptr;  // the first worker's: owns zone changes
   std::unique_ptr<SignalWatcher> signals_;
+  // Zones that follow a primary, owned by the first worker's thread.
+  absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;
 };
 
