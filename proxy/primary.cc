@@ -158,7 +158,16 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   Serial have = fields->serial;
   // RFC 1995 §2: a client as new as us (or, by RFC 1982, newer) gets the
   // SOA alone.
-  if (!(have < zone->serial())) return SoaAnswer(req, *zone);
+  if (!(have < zone->serial())) {
+    if (zone->serial() < have && entry->notify_policy().follows_primary && on_notify_) {
+      // The client is ahead of us: the primary must have told it of a
+      // change we have not fetched yet. Take it as a NOTIFY: one check,
+      // coalesced with every other such request (single flight).
+      stats_.ahead_of_us.Add();
+      on_notify_(entry->name(), req.ctx.peer, have);
+    }
+    return SoaAnswer(req, *zone);
+  }
   if (udp) {
     // RFC 1995 §2: over UDP, when the answer does not fit, send TC.
     MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);

@@ -34,6 +34,7 @@ struct ServerStats {
   Counter servfail;
   Counter notify_received;
   Counter notify_refused;
+  Counter ahead_of_us;  // IXFR from a serial newer than ours: a refresh hint
   // Upstream (the secondary side).
   Counter upstream_soa_queries;
   Counter upstream_soa_failures;
