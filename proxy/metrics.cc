@@ -1,0 +1,325 @@
+#include "proxy/metrics.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "fmt/format.h"
+
+namespace xfr {
+
+namespace {
+
+// Zones in canonical order (RFC 4034 §6.1), so every page lists them the
+// same way whatever the hash map's order is.
+std::vector<const LiveZone*> SortedZones(const ZoneStore& store) {
+  std::vector<LiveZone*> entries = store.entries();
+  std::vector<const LiveZone*> zones(entries.begin(), entries.end());
+  std::sort(zones.begin(), zones.end(), [](const LiveZone* a, const LiveZone* b) {
+    return CompareCanonical(a->name(), b->name()) < 0;
+  });
+  return zones;
+}
+
+bool Expired(const ServedZone& z, absl::Time now) {
+  return !z.never_expires && z.ExpireRemaining(now) == 0;
+}
+
+// One metric family: the HELP and TYPE lines (format 0.0.4), then samples.
+// The help texts here are constants without backslashes or line feeds, so
+// they need no escaping.
+void Family(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+void Sample(std::string& out, std::string_view name, uint64_t value) {
+  out += fmt::format("{} {}\n", name, value);
+}
+
+void Sample(std::string& out, std::string_view name, std::string_view label,
+            std::string_view label_value, uint64_t value) {
+  out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, EscapeLabelValue(label_value),
+                     value);
+}
+
+void CounterMetric(std::string& out, std::string_view name, std::string_view help,
+                   const Counter& c) {
+  Family(out, name, "counter", help);
+  Sample(out, name, c.Get());
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// Length of the valid UTF-8 sequence at s[i] (RFC 3629 §4), 0 if invalid.
+size_t Utf8Length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t len;
+  uint32_t min;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) {
+    len = 2;
+    min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    len = 3;
+    min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    len = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  uint32_t cp = c & (0x7f >> len);
+  for (size_t k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3f);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string JsonString(std::string_view value) {
+  std::string out = "\"";
+  for (size_t i = 0; i < value.size();) {
+    char c = value[i];
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      size_t len = Utf8Length(value, i);
+      if (len == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(value.substr(i, len));
+        i += len;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += fmt::format("\\u{:04x}", u);
+        } else {
+          out += c;
+        }
+    }
+    ++i;
+  }
+  out += '"';
+  return out;
+}
+
+std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
+                          absl::Time now) {
+  std::string out;
+  CounterMetric(out, "xfrproxy_udp_queries_total", "DNS messages received over UDP.",
+                stats.udp_queries);
+  CounterMetric(out, "xfrproxy_udp_dropped_total",
+                "UDP messages dropped unanswered (malformed beyond answering, or "
+                "truncated reads).",
+                stats.udp_dropped);
+  CounterMetric(out, "xfrproxy_tcp_queries_total", "DNS messages received over TCP.",
+                stats.tcp_queries);
+  CounterMetric(out, "xfrproxy_tcp_connections_accepted_total",
+                "TCP connections accepted.", stats.tcp_accepted);
+
+  // One family with a reason label: the sum is "connections the server cut".
+  constexpr std::string_view kClosed = "xfrproxy_tcp_connections_closed_total";
+  Family(out, kClosed, "counter",
+         "TCP connections closed by the server: over a connection limit (at once), "
+         "idle (RFC 7766 section 6.2.3), or a client not reading its answer.");
+  Sample(out, kClosed, "reason", "over_limit", stats.tcp_refused_cap.Get());
+  Sample(out, kClosed, "reason", "idle", stats.tcp_idle_closed.Get());
+  Sample(out, kClosed, "reason", "write_timeout", stats.tcp_write_timeouts.Get());
+  CounterMetric(out, "xfrproxy_tcp_errors_total",
+                "TCP socket errors other than resets by the client.", stats.tcp_errors);
+
+  CounterMetric(out, "xfrproxy_responses_total", "DNS responses sent.", stats.responses);
+  // NOERROR is not counted on its own, so the rcode label covers the error
+  // answers only; it is a separate family from responses_total rather than a
+  // label on it, which would make sum() count answers twice.
+  constexpr std::string_view kRcode = "xfrproxy_error_responses_total";
+  Family(out, kRcode, "counter", "Responses with an error RCODE, by RCODE.");
+  Sample(out, kRcode, "rcode", "FORMERR", stats.formerr.Get());
+  Sample(out, kRcode, "rcode", "SERVFAIL", stats.servfail.Get());
+  Sample(out, kRcode, "rcode", "NOTIMP", stats.notimp.Get());
+  Sample(out, kRcode, "rcode", "REFUSED", stats.refused.Get());
+  Sample(out, kRcode, "rcode", "NOTAUTH", stats.notauth.Get());
+
+  CounterMetric(out, "xfrproxy_transfers_started_total",
+                "Zone transfers (AXFR and IXFR) started to secondaries.",
+                stats.transfers_started);
+  CounterMetric(out, "xfrproxy_transfers_completed_total",
+                "Zone transfers whose last message was sent.", stats.transfers_done);
+  CounterMetric(out, "xfrproxy_transfer_messages_total",
+                "DNS messages sent in zone transfers.", stats.transfer_messages);
+  CounterMetric(out, "xfrproxy_transfer_bytes_total",
+                "Bytes sent in zone transfers, length prefixes included.",
+                stats.transfer_bytes);
+
+  std::vector<const LiveZone*> zones = SortedZones(store);
+  Family(out, "xfrproxy_zones", "gauge", "Zones configured.");
+  Sample(out, "xfrproxy_zones", zones.size());
+
+  // Per-zone gauges. A zone without data has only zone_loaded 0: a serial or
+  // record count of 0 would read as real data.
+  struct Loaded {
+    std::string name;
+    std::shared_ptr<const ServedZone> z;
+  };
+  std::vector<Loaded> loaded;
+  constexpr std::string_view kLoadedName = "xfrproxy_zone_loaded";
+  Family(out, kLoadedName, "gauge", "1 when the zone has data to serve, else 0.");
+  for (const LiveZone* lz : zones) {
+    std::string name = lz->name().ToText();
+    std::shared_ptr<const ServedZone> z = lz->Current();
+    Sample(out, kLoadedName, "zone", name, z ? 1 : 0);
+    if (z) loaded.push_back({std::move(name), std::move(z)});
+  }
+  auto per_zone = [&](std::string_view metric, std::string_view help, auto value) {
+    Family(out, metric, "gauge", help);
+    for (const Loaded& l : loaded) Sample(out, metric, "zone", l.name, value(*l.z));
+  };
+  per_zone("xfrproxy_zone_serial", "SOA serial of the version being served.",
+           [](const ServedZone& z) -> uint64_t { return z.serial().value(); });
+  per_zone("xfrproxy_zone_records", "Records in the version being served.",
+           [](const ServedZone& z) -> uint64_t { return z.version->size(); });
+  per_zone("xfrproxy_zone_journal_diffs",
+           "Diffs kept for IXFR (RFC 1995): serials a secondary can update from.",
+           [](const ServedZone& z) -> uint64_t { return z.journal.size(); });
+  per_zone("xfrproxy_zone_expire_seconds_remaining",
+           "Seconds until the data expires without contact with a primary "
+           "(RFC 7314); the full SOA EXPIRE for a zone loaded from a file, which "
+           "never expires.",
+           [now](const ServedZone& z) -> uint64_t { return z.ExpireRemaining(now); });
+  per_zone("xfrproxy_zone_expired", "1 when the data has expired and is answered SERVFAIL.",
+           [now](const ServedZone& z) -> uint64_t { return Expired(z, now) ? 1 : 0; });
+  per_zone("xfrproxy_zone_refreshed_timestamp_seconds",
+           "Unix time the data was last confirmed current.",
+           [](const ServedZone& z) -> uint64_t {
+             int64_t s = absl::ToUnixSeconds(z.refreshed_at);
+             return s < 0 ? 0 : static_cast<uint64_t>(s);
+           });
+  return out;
+}
+
+HealthReport RenderHealth(const ZoneStore& store, absl::Time now) {
+  HealthReport r;
+  for (const LiveZone* lz : SortedZones(store)) {
+    std::shared_ptr<const ServedZone> z = lz->Current();
+    if (z && !Expired(*z, now)) continue;
+    r.healthy = false;
+    r.text += fmt::format("{} {}\n", lz->name().ToText(), z ? "expired" : "not loaded");
+  }
+  if (r.healthy) r.text = "ok\n";
+  return r;
+}
+
+std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
+                            const PeerSource& peers) {
+  auto opt_time = [](const std::optional<absl::Time>& t) {
+    return t ? JsonString(Rfc3339(*t)) : std::string("null");
+  };
+  std::string out = "{\"zones\":[";
+  bool first = true;
+  for (const LiveZone* lz : SortedZones(store)) {
+    out += first ? "\n" : ",\n";
+    first = false;
+    std::shared_ptr<const ServedZone> z = lz->Current();
+    out += fmt::format("{{\"name\":{},\"loaded\":{}", JsonString(lz->name().ToText()),
+                       z ? "true" : "false");
+    if (z) {
+      out += fmt::format(
+          ",\"serial\":{},\"records\":{},\"expired\":{},\"expire_seconds_remaining\":{},"
+          "\"refreshed_at\":{},\"journal_serials\":[",
+          z->serial().value(), z->version->size(), Expired(*z, now) ? "true" : "false",
+          z->ExpireRemaining(now), JsonString(Rfc3339(z->refreshed_at)));
+      // The serials a secondary can ask an IXFR from, oldest first.
+      for (size_t i = 0; i < z->journal.size(); ++i) {
+        out += fmt::format("{}{}", i ? "," : "", z->journal[i]->from().value());
+      }
+      out += "]";
+    } else {
+      out +=
+          ",\"serial\":null,\"records\":null,\"expired\":null,"
+          "\"expire_seconds_remaining\":null,\"refreshed_at\":null,\"journal_serials\":[]";
+    }
+    // Extension point: per-secondary NOTIFY state from the fan-out piece.
+    out += ",\"peers\":[";
+    if (peers) {
+      std::vector<PeerReport> list = peers(*lz);
+      for (size_t i = 0; i < list.size(); ++i) {
+        const PeerReport& p = list[i];
+        out += fmt::format(
+            "{}{{\"address\":{},\"state\":{},\"serial\":{},\"last_notify\":{},"
+            "\"last_seen\":{},\"last_error\":{}}}",
+            i ? "," : "", JsonString(p.address), JsonString(p.state),
+            p.serial ? fmt::format("{}", p.serial->value()) : std::string("null"),
+            opt_time(p.last_notify), opt_time(p.last_seen),
+            p.last_error.empty() ? std::string("null") : JsonString(p.last_error));
+      }
+    }
+    out += "]}";
+  }
+  out += first ? "]}\n" : "\n]}\n";
+  return out;
+}
+
+StatusPages::StatusPages(const ServerStats& stats, std::shared_ptr<const ZoneStore> store,
+                         ClockFn clock)
+    : stats_(stats), store_(std::move(store)), clock_(std::move(clock)) {}
+
+HttpResponse StatusPages::Handle(const HttpRequest& request) const {
+  HttpResponse r;
+  std::shared_ptr<const ZoneStore> store = store_.load(std::memory_order_acquire);
+  bool known = request.path == "/metrics" || request.path == "/healthz" ||
+               request.path == "/peers";
+  if (known && !store) {
+    // Only before the server has built its first store.
+    r.status = 503;
+    r.body = "starting\n";
+  } else if (request.path == "/metrics") {
+    // The content type Prometheus negotiates for the text format.
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = RenderMetrics(stats_, *store, clock_());
+  } else if (request.path == "/healthz") {
+    HealthReport h = RenderHealth(*store, clock_());
+    r.status = h.healthy ? 200 : 503;
+    r.body = std::move(h.text);
+  } else if (request.path == "/peers") {
+    r.content_type = "application/json";
+    r.body = RenderPeersJson(*store, clock_(), peers_);
+  } else if (request.path == "/") {
+    r.body = "xfrproxy: /metrics /healthz /peers\n";
+  } else {
+    r.status = 404;
+    r.body = "not found\n";
+  }
+  return r;
+}
+
+}  // namespace xfr

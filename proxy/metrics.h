@@ -1,0 +1,97 @@
+// What the HTTP endpoint serves: /metrics in the Prometheus text exposition
+// format 0.0.4, /healthz, and /peers as JSON (DESIGN.md "Configuration").
+// Everything here only reads: relaxed counters (proxy/stats.h) and the
+// published zone snapshots (LiveZone::Current()), so rendering on the HTTP
+// thread takes no lock the serving threads could wait on.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "core/serial.h"
+#include "proxy/http_server.h"
+#include "proxy/stats.h"
+#include "proxy/zone_store.h"
+
+namespace xfr {
+
+// The exposition format's escaping of a label value: backslash, double
+// quote and line feed become \\, \" and \n.
+std::string EscapeLabelValue(std::string_view value);
+
+// A JSON string literal, quotes included (RFC 8259 §7): ", \ and the
+// control characters escaped; bytes that are not valid UTF-8 (a zone name
+// label may hold any octet) become U+FFFD so the document stays valid.
+std::string JsonString(std::string_view value);
+
+std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
+                          absl::Time now);
+
+// Healthy when every configured zone has data and none has expired (an
+// expired zone is answered SERVFAIL: DESIGN.md "Upstream"). The text is
+// "ok\n", or one line per zone that is not served, e.g.
+// "example.com. not loaded\n".
+struct HealthReport {
+  bool healthy = true;
+  std::string text;
+};
+HealthReport RenderHealth(const ZoneStore& store, absl::Time now);
+
+// Per-peer NOTIFY / transfer state of one zone's secondaries. The fan-out
+// piece (fanout/) fills it through a PeerSource; until then /peers lists no
+// peers.
+struct PeerReport {
+  std::string address;                 // "198.51.100.7:53"
+  std::string state;                   // e.g. "in-sync", "notifying", "failing"
+  std::optional<Serial> serial;        // the last serial the peer is known to have
+  std::optional<absl::Time> last_notify;  // last NOTIFY sent to it
+  std::optional<absl::Time> last_seen;    // last query or NOTIFY answer from it
+  std::string last_error;              // empty when none
+};
+// Called on the HTTP thread; must be safe to call concurrently with the
+// zone's owner (read atomics or a snapshot).
+using PeerSource = std::function<std::vector<PeerReport>(const LiveZone&)>;
+
+// {"zones":[{"name":..,"loaded":..,"serial":..,"records":..,"expired":..,
+//  "expire_seconds_remaining":..,"refreshed_at":..,"journal_serials":[..],
+//  "peers":[..]}, ...]}, zones in canonical name order.
+std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
+                            const PeerSource& peers = nullptr);
+
+// The handler behind the HTTP server: routes /metrics, /healthz and /peers
+// (404 otherwise) to the renderers above. The store is swapped on reload
+// from another thread, hence the atomic pointer.
+class StatusPages {
+ public:
+  using ClockFn = std::function<absl::Time()>;
+
+  StatusPages(const ServerStats& stats, std::shared_ptr<const ZoneStore> store,
+              ClockFn clock = [] { return absl::Now(); });
+
+  // Any thread, e.g. after a reload built a new store.
+  void SetStore(std::shared_ptr<const ZoneStore> store) {
+    store_.store(std::move(store), std::memory_order_release);
+  }
+  // Before the server starts.
+  void SetPeerSource(PeerSource peers) { peers_ = std::move(peers); }
+
+  HttpResponse Handle(const HttpRequest& request) const;
+  // A handler for HttpServer::Start; `this` must outlive the server.
+  HttpHandler AsHandler() const {
+    return [this](const HttpRequest& r) { return Handle(r); };
+  }
+
+ private:
+  const ServerStats& stats_;
+  std::atomic<std::shared_ptr<const ZoneStore>> store_;
+  ClockFn clock_;
+  PeerSource peers_;
+};
+
+}  // namespace xfr
