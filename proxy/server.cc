@@ -19,6 +19,7 @@ namespace {
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 constexpr absl::Duration kShutdownPoll = absl::Milliseconds(50);
 constexpr uint16_t kUdpBufferGroupBase = 1;
+constexpr uint16_t kNotifyBufferGroup = 1000;
 
 sigset_t HandledSignals() {
   sigset_t set;
@@ -148,6 +149,7 @@ void Server::LoadFileZones() {
     LogInfo("zone {}: serving serial {} ({} records, {} AXFR messages, {} journal diffs)",
             z.name.ToText(), sz.serial().ToString(), sz.version->size(), sz.axfr.size(),
             sz.journal.size());
+    Published(z.name, sz);
   }
 }
 
@@ -195,6 +197,16 @@ absl::Status Server::StartWorkers() {
   auto first = std::make_unique<Worker>();
   if (absl::Status st = SetupWorker(*first); !st.ok()) return st;
   workers_.push_back(std::move(first));
+  // The NOTIFY sender's receive buffers take a group above the listeners'.
+  auto sender = NotifySender::Start(*workers_[0]->loop, kNotifyBufferGroup);
+  if (!sender.ok()) return sender.status();
+  notify_ = std::move(*sender);
+  notify_->Configure(config_);
+  for (const ZoneConfig& z : config_.zones) {
+    // Like BIND and Knot, tell the secondaries at start-up what we serve.
+    LiveZone* e = store_->Find(z.name);
+    if (auto cur = e ? e->Current() : nullptr) Published(z.name, *cur);
+  }
   // Each ring is created, armed and driven by one thread: SINGLE_ISSUER
   // and DEFER_TASKRUN tie it to the thread that set it up.
   for (int i = 1; i < n; ++i) {
@@ -248,6 +260,7 @@ void Server::Reload() {
   }
   config_ = std::move(*config);
   store_ = std::move(*store);
+  if (notify_) notify_->Configure(config_);
   LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   SyncUpstreams();
@@ -274,16 +287,24 @@ void Server::SyncUpstreams() {
     Name name = z.name;
     auto up = std::make_unique<UpstreamZone>(
         *workers_[0]->loop, z, PrimaryKey(z), config_.limits, stats_,
-        [this, name] { return store_->Find(name); }, nullptr);
+        [this, name] { return store_->Find(name); },
+        [this, name](std::shared_ptr<const ServedZone> served, std::shared_ptr<const ZoneDiff>) {
+          Published(name, *served);
+        });
     up->Start();
     next.emplace(z.name, std::move(up));
   }
   upstream_ = std::move(next);  // zones gone from the config stop here
 }
 
+void Server::Published(const Name& zone, const ServedZone& z) {
+  if (notify_) notify_->Notify(zone, z.serial(), z.version->soa());
+}
+
 void Server::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  if (notify_) notify_->Stop();
   for (auto& w : workers_) {
     Worker* raw = w.get();
     w->loop->Post([raw] { raw->Drain(); });

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
+#include "proxy/notify_sender.h"
 #include "proxy/primary.h"
 #include "proxy/stats.h"
 #include "proxy/tcp_server.h"
@@ -46,6 +47,9 @@ class Server {
   // the config (zone owner thread only).
   void SyncUpstreams();
   std::optional<TsigKey> PrimaryKey(const ZoneConfig& z) const;
+  // A new version of `zone` is servable: RFC 1996 §3.7 NOTIFY to its
+  // secondaries (and, later, persistence).
+  void Published(const Name& zone, const ServedZone& z);
 
   Config config_;
   std::shared_ptr<ZoneStore> store_;
@@ -54,6 +58,9 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   EventLoop* owner_loop_ = nullptr;  // the first worker's: owns zone changes
   std::unique_ptr<SignalWatcher> signals_;
+  // NOTIFY fan-out to the secondaries (first worker's loop); declared after
+  // the workers so it goes before their loops do.
+  std::unique_ptr<NotifySender> notify_;
   // Zones that follow a primary, owned by the first worker's thread.
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;

@@ -1,10 +1,4 @@
-"""PENDING: NOTIFY fan-out end to end (DESIGN.md "Fan-out", RFC 1996).
-
-Not run by CTest yet (the name does not match test_*.py): it needs
-proxy/notify_sender.h wired into proxy/server.cc. Once the server starts a
-NotifySender and calls Notify() whenever it publishes a version (logging
-"notify: zone Z serial S to N secondaries"), rename this file to
-tests/integration/test_notify_fanout.py.
+"""NOTIFY fan-out end to end (DESIGN.md "Fan-out", RFC 1996).
 
 Python UDP sockets on loopback play the secondaries. After a zone file
 change and SIGHUP, every one of them must get a NOTIFY (opcode 4, QR=0,
