@@ -41,9 +41,14 @@ absl::StatusOr<std::vector<EncodedMessage>> EncodeIxfr(
   return enc.Finish();
 }
 
-absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
-    std::shared_ptr<const ZoneVersion> version, const ServedZone* previous,
-    std::shared_ptr<const ZoneDiff> diff, absl::Time now,
+namespace {
+
+// Encodes the AXFR and, for each journal serial, the condensed IXFR to the
+// current version: condensing backwards from the newest diff, so each older
+// start costs one more Condense.
+absl::StatusOr<std::shared_ptr<const ServedZone>> Encode(
+    std::shared_ptr<const ZoneVersion> version,
+    std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
     const PublishOptions& options) {
   auto z = std::make_shared<ServedZone>();
   z->version = version;
@@ -54,7 +59,34 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
   auto axfr = EncodeAxfr(axfr_q, *version, options.max_message_size);
   if (!axfr.ok()) return axfr.status();
   z->axfr = std::move(*axfr);
+  if (journal.size() > options.max_diffs) {
+    journal.erase(journal.begin(), journal.end() - static_cast<ptrdiff_t>(options.max_diffs));
+  }
+  z->journal = std::move(journal);
+  if (z->journal.empty()) return std::shared_ptr<const ServedZone>(std::move(z));
+  Question ixfr_q{version->origin(), RRType::kIXFR, version->rclass()};
+  ZoneDiff acc = *z->journal.back();
+  for (size_t i = z->journal.size(); i-- > 0;) {
+    if (i + 1 < z->journal.size()) {
+      ZoneDiff pair[2] = {*z->journal[i], acc};
+      auto c = Condense(pair);
+      if (!c.ok()) return c.status();
+      acc = std::move(*c);
+    }
+    auto enc = EncodeIxfr(ixfr_q, acc, options.max_message_size);
+    if (!enc.ok()) return enc.status();
+    z->ixfr.emplace(z->journal[i]->from().value(), std::move(*enc));
+  }
+  return std::shared_ptr<const ServedZone>(std::move(z));
+}
 
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
+    std::shared_ptr<const ZoneVersion> version, const ServedZone* previous,
+    std::shared_ptr<const ZoneDiff> diff, absl::Time now,
+    const PublishOptions& options) {
+  std::vector<std::shared_ptr<const ZoneDiff>> journal;
   if (previous != nullptr && diff != nullptr && options.max_diffs > 0) {
     if (diff->from() != previous->serial() || diff->to() != version->serial()) {
       return absl::InvalidArgumentError(fmt::format(
@@ -62,29 +94,27 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
           diff->to().ToString(), previous->serial().ToString(),
           version->serial().ToString()));
     }
-    z->journal = previous->journal;
-    z->journal.push_back(diff);
-    if (z->journal.size() > options.max_diffs) {
-      z->journal.erase(z->journal.begin(),
-                       z->journal.end() - static_cast<ptrdiff_t>(options.max_diffs));
-    }
-    // Condense backwards: from the newest diff to each older start, so
-    // every journal serial gets one diff straight to the current version.
-    Question ixfr_q{version->origin(), RRType::kIXFR, version->rclass()};
-    ZoneDiff acc = *z->journal.back();
-    for (size_t i = z->journal.size(); i-- > 0;) {
-      if (i + 1 < z->journal.size()) {
-        ZoneDiff pair[2] = {*z->journal[i], acc};
-        auto c = Condense(pair);
-        if (!c.ok()) return c.status();
-        acc = std::move(*c);
-      }
-      auto enc = EncodeIxfr(ixfr_q, acc, options.max_message_size);
-      if (!enc.ok()) return enc.status();
-      z->ixfr.emplace(z->journal[i]->from().value(), std::move(*enc));
+    journal = previous->journal;
+    journal.push_back(diff);
+  }
+  return Encode(std::move(version), std::move(journal), now, options);
+}
+
+absl::StatusOr<std::shared_ptr<const ServedZone>> RestoreServedZone(
+    std::shared_ptr<const ZoneVersion> version,
+    std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
+    const PublishOptions& options) {
+  // The diffs must chain into the version, or IXFR answers would lie.
+  for (size_t i = 0; i < journal.size(); ++i) {
+    Serial to = i + 1 < journal.size() ? journal[i + 1]->from() : version->serial();
+    if (journal[i]->to() != to) {
+      return absl::InvalidArgumentError(fmt::format(
+          "journal diff {} -> {} does not join the next serial {}",
+          journal[i]->from().ToString(), journal[i]->to().ToString(), to.ToString()));
     }
   }
-  return std::shared_ptr<const ServedZone>(std::move(z));
+  if (options.max_diffs == 0) journal.clear();
+  return Encode(std::move(version), std::move(journal), now, options);
 }
 
 }  // namespace xfr

@@ -61,6 +61,14 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
     std::shared_ptr<const ZoneDiff> diff, absl::Time now,
     const PublishOptions& options = {});
 
+// Builds the snapshot for a version and journal read back from state-dir
+// (proxy/state_store.h), so IXFR from persisted serials works at once after
+// a restart. The diffs must chain into `version`.
+absl::StatusOr<std::shared_ptr<const ServedZone>> RestoreServedZone(
+    std::shared_ptr<const ZoneVersion> version,
+    std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
+    const PublishOptions& options = {});
+
 // The records of a condensed IXFR answer (RFC 1995 §4): current SOA, then
 // the old SOA and the deletions, the new SOA and the additions, and the
 // current SOA again.

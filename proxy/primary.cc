@@ -156,6 +156,10 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   if (client_soa != nullptr) fields = ParseSoaRdata(client_soa->rdata);
   if (!fields) return Error(req, Rcode::kFormErr);
   Serial have = fields->serial;
+  if (auto peers = entry->peers()) {
+    // RFC 1995 §3: the IXFR request says which serial the client holds.
+    peers->ReportHeldSerial(req.ctx.peer.ip().bytes(), have, req.ctx.now);
+  }
   // RFC 1995 §2: a client as new as us (or, by RFC 1982, newer) gets the
   // SOA alone.
   if (!(have < zone->serial())) {

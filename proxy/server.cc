@@ -110,13 +110,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   if (config.http) {
     LogWarning("http {}: the metrics endpoint is not implemented yet", config.http->ToString());
   }
-  if (!config.state_dir.empty()) {
-    LogWarning("state-dir {}: persistence is not implemented yet", config.state_dir);
-  }
   for (const ZoneConfig& z : config.zones) {
     if (z.proxied) {
       LogWarning("zone {}: proxied names are not rewritten yet", z.name.ToText());
     }
+  }
+  if (!config.state_dir.empty()) {
+    auto state = StateStore::Open(config.state_dir);
+    if (!state.ok()) return state.status();
+    s->state_.emplace(std::move(*state));
+    s->RestoreZones();
   }
   s->LoadFileZones();
   if (absl::Status st = s->StartWorkers(); !st.ok()) return st;
@@ -149,7 +152,11 @@ void Server::LoadFileZones() {
     LogInfo("zone {}: serving serial {} ({} records, {} AXFR messages, {} journal diffs)",
             z.name.ToText(), sz.serial().ToString(), sz.version->size(), sz.axfr.size(),
             sz.journal.size());
-    Published(z.name, sz);
+    std::shared_ptr<const ZoneDiff> diff;
+    if (current && !sz.journal.empty() && sz.journal.back()->from() == current->serial()) {
+      diff = sz.journal.back();
+    }
+    Published(z.name, sz, diff, /*changed=*/true);
   }
 }
 
@@ -202,10 +209,11 @@ absl::Status Server::StartWorkers() {
   if (!sender.ok()) return sender.status();
   notify_ = std::move(*sender);
   notify_->Configure(config_);
+  AttachPeers();
   for (const ZoneConfig& z : config_.zones) {
     // Like BIND and Knot, tell the secondaries at start-up what we serve.
     LiveZone* e = store_->Find(z.name);
-    if (auto cur = e ? e->Current() : nullptr) Published(z.name, *cur);
+    if (auto cur = e ? e->Current() : nullptr) Published(z.name, *cur, nullptr, false);
   }
   // Each ring is created, armed and driven by one thread: SINGLE_ISSUER
   // and DEFER_TASKRUN tie it to the thread that set it up.
@@ -261,6 +269,7 @@ void Server::Reload() {
   config_ = std::move(*config);
   store_ = std::move(*store);
   if (notify_) notify_->Configure(config_);
+  AttachPeers();
   LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   SyncUpstreams();
@@ -288,8 +297,15 @@ void Server::SyncUpstreams() {
     auto up = std::make_unique<UpstreamZone>(
         *workers_[0]->loop, z, PrimaryKey(z), config_.limits, stats_,
         [this, name] { return store_->Find(name); },
-        [this, name](std::shared_ptr<const ServedZone> served, std::shared_ptr<const ZoneDiff>) {
-          Published(name, *served);
+        [this, name](std::shared_ptr<const ServedZone> served,
+                     std::shared_ptr<const ZoneDiff> diff) {
+          Published(name, *served, std::move(diff), /*changed=*/true);
+        },
+        [this, name](absl::Time at, uint32_t expire) {
+          if (!state_) return;
+          if (absl::Status st = state_->SaveRefresh(name, at, expire); !st.ok()) {
+            LogError("zone {}: state-dir: {}", name.ToText(), std::string(st.message()));
+          }
         });
     up->Start();
     next.emplace(z.name, std::move(up));
@@ -297,8 +313,79 @@ void Server::SyncUpstreams() {
   upstream_ = std::move(next);  // zones gone from the config stop here
 }
 
-void Server::Published(const Name& zone, const ServedZone& z) {
+void Server::AttachPeers() {
+  if (!notify_) return;
+  for (LiveZone* e : store_->entries()) e->SetPeers(notify_->Peers(e->name()));
+}
+
+void Server::Published(const Name& zone, const ServedZone& z,
+                       std::shared_ptr<const ZoneDiff> diff, bool changed) {
+  if (changed) Persist(zone, z, std::move(diff));
   if (notify_) notify_->Notify(zone, z.serial(), z.version->soa());
+}
+
+void Server::Persist(const Name& zone, const ServedZone& z,
+                     std::shared_ptr<const ZoneDiff> diff) {
+  if (!state_) return;
+  const ZoneConfig* cfg = config_.FindZone(zone);
+  size_t max_diffs = cfg ? cfg->journal_max_diffs : 100;
+  absl::Time at = absl::Now();
+  uint32_t expire = z.version->soa_fields().expire;
+  if (LiveZone* e = store_->Find(zone)) expire = e->ExpireRemaining(z, at);
+  absl::Status st;
+  if (diff) {
+    // A change costs about its own size on disk, not the zone's.
+    st = state_->AppendDiff(zone, *diff, at, expire);
+    if (st.ok() && state_->ShouldCompact(zone)) {
+      StateStore::SaveOptions keep;
+      keep.keep_journal = true;
+      keep.max_diffs = max_diffs;
+      st = state_->SaveVersion(zone, *z.version, at, expire, keep);
+    }
+  }
+  if (!diff || !st.ok()) {
+    if (!st.ok()) {
+      LogError("zone {}: state-dir journal: {}; writing a full snapshot", zone.ToText(),
+               std::string(st.message()));
+    }
+    st = state_->SaveVersion(zone, *z.version, at, expire);
+  }
+  if (!st.ok()) {
+    LogError("zone {}: state-dir: {} (serving continues; a restart would fall back to "
+             "the last saved version)", zone.ToText(), std::string(st.message()));
+  }
+}
+
+void Server::RestoreZones() {
+  absl::Time now = absl::Now();
+  for (const ZoneConfig& z : config_.zones) {
+    BuildOptions build;
+    build.max_records = z.max_records;
+    auto loaded = state_->Load(z.name, z.journal_max_diffs, build);
+    if (!loaded.ok()) {
+      LogError("zone {}: cannot use its state-dir files, starting without them: {}",
+               z.name.ToText(), std::string(loaded.status().message()));
+      continue;
+    }
+    if (!loaded->has_value()) continue;
+    LoadedZone& lz = **loaded;
+    PublishOptions opts;
+    opts.max_diffs = z.journal_max_diffs;
+    opts.never_expires = z.has_file();
+    auto served = RestoreServedZone(lz.version, std::move(lz.journal), lz.refreshed_at, opts);
+    if (!served.ok()) {
+      LogError("zone {}: state-dir journal unusable, starting without it: {}", z.name.ToText(),
+               std::string(served.status().message()));
+      continue;
+    }
+    LiveZone* e = store_->Find(z.name);
+    e->Publish(*served);
+    if (!z.has_file()) e->MarkRefreshed(lz.refreshed_at, lz.expire_seconds);
+    LogInfo("zone {}: serving serial {} from {} ({} journal diffs{})", z.name.ToText(),
+            (*served)->serial().ToString(), config_.state_dir, (*served)->journal.size(),
+            z.has_file() ? "" : fmt::format(", expires in {}s",
+                                            e->ExpireRemaining(**served, now)));
+  }
 }
 
 void Server::BeginShutdown() {

@@ -14,6 +14,7 @@
 #include "proxy/event_loop.h"
 #include "proxy/notify_sender.h"
 #include "proxy/primary.h"
+#include "proxy/state_store.h"
 #include "proxy/stats.h"
 #include "proxy/tcp_server.h"
 #include "proxy/udp_server.h"
@@ -49,7 +50,14 @@ class Server {
   std::optional<TsigKey> PrimaryKey(const ZoneConfig& z) const;
   // A new version of `zone` is servable: RFC 1996 §3.7 NOTIFY to its
   // secondaries (and, later, persistence).
-  void Published(const Name& zone, const ServedZone& z);
+  // `changed`: a new version (persisted first: what was served survives a
+  // crash); false for the start-up NOTIFY of what is already on disk.
+  void Published(const Name& zone, const ServedZone& z,
+                 std::shared_ptr<const ZoneDiff> diff, bool changed);
+  // Serves every zone's persisted version and journal at once (state-dir).
+  void RestoreZones();
+  void Persist(const Name& zone, const ServedZone& z, std::shared_ptr<const ZoneDiff> diff);
+  void AttachPeers();
 
   Config config_;
   std::shared_ptr<ZoneStore> store_;
@@ -64,6 +72,7 @@ class Server {
   // Zones that follow a primary, owned by the first worker's thread.
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;
+  std::optional<StateStore> state_;  // when state-dir is set
 };
 
 // The run function for CliMain.

@@ -353,14 +353,15 @@ class UpstreamZone::Transfer : public Exchange {
 
 UpstreamZone::UpstreamZone(EventLoop& loop, ZoneConfig config, std::optional<TsigKey> key,
                            LimitsConfig limits, ServerStats& stats, EntryLookup entry,
-                           PublishedHook published)
+                           PublishedHook published, RefreshedHook refreshed)
     : loop_(loop),
       config_(std::move(config)),
       key_(std::move(key)),
       limits_(limits),
       stats_(stats),
       entry_(std::move(entry)),
-      published_(std::move(published)) {}
+      published_(std::move(published)),
+      refreshed_(std::move(refreshed)) {}
 
 UpstreamZone::~UpstreamZone() {
   loop_.Cancel(check_timer_);
@@ -558,11 +559,11 @@ void UpstreamZone::OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_
           next->serial().ToString(),
           r->kind == IngestResult::kIncremental ? "IXFR" : (was_ixfr ? "AXFR-style IXFR" : "AXFR"),
           from.ToString(), r->records, r->messages);
-  Succeeded(r->expire);
+  Succeeded(r->expire, /*transferred=*/true);
   if (published_) published_(*served, diff);
 }
 
-void UpstreamZone::Succeeded(std::optional<uint32_t> expire_option) {
+void UpstreamZone::Succeeded(std::optional<uint32_t> expire_option, bool transferred) {
   state_ = State::kIdle;
   std::shared_ptr<const ServedZone> cur = Current();
   if (cur) {
@@ -571,6 +572,7 @@ void UpstreamZone::Succeeded(std::optional<uint32_t> expire_option) {
     // its data stays valid; never hold the zone longer than that.
     if (expire_option) expire = std::min(expire, *expire_option);
     if (LiveZone* e = entry_()) e->MarkRefreshed(loop_.Now(), expire);
+    if (refreshed_ && !transferred) refreshed_(loop_.Now(), expire);
     if (expired_logged_) {
       LogInfo("zone {}: no longer expired", config_.name.ToText());
       expired_logged_ = false;

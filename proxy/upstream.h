@@ -29,10 +29,12 @@ class UpstreamZone {
   using EntryLookup = std::function<LiveZone*()>;
   using PublishedHook =
       std::function<void(std::shared_ptr<const ServedZone>, std::shared_ptr<const ZoneDiff>)>;
+  // The primary confirmed our data (same serial, or after a transfer).
+  using RefreshedHook = std::function<void(absl::Time at, uint32_t expire_seconds)>;
 
   UpstreamZone(EventLoop& loop, ZoneConfig config, std::optional<TsigKey> key,
                LimitsConfig limits, ServerStats& stats, EntryLookup entry,
-               PublishedHook published);
+               PublishedHook published, RefreshedHook refreshed = nullptr);
   ~UpstreamZone();
   UpstreamZone(const UpstreamZone&) = delete;
   UpstreamZone& operator=(const UpstreamZone&) = delete;
@@ -64,7 +66,9 @@ class UpstreamZone {
   void StartTransfer(size_t primary, bool ixfr);
   void OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_to_axfr,
                       absl::StatusOr<struct IngestResult> r);
-  void Succeeded(std::optional<uint32_t> expire_option);
+  // `transferred`: the new version is persisted with its own timestamp, so
+  // the refreshed hook is only for checks that found no change.
+  void Succeeded(std::optional<uint32_t> expire_option, bool transferred = false);
   void Failed(const std::string& why);
   void ScheduleCheck(absl::Duration after);
   void CheckExpiry();
@@ -78,6 +82,7 @@ class UpstreamZone {
   ServerStats& stats_;
   EntryLookup entry_;
   PublishedHook published_;
+  RefreshedHook refreshed_;
 
   State state_ = State::kIdle;
   bool recheck_ = false;  // a NOTIFY arrived while busy

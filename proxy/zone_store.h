@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/name.h"
 #include "core/tsig_key.h"
+#include "fanout/peer_state.h"
 #include "fanout/served_zone.h"
 #include "proxy/config.h"
 #include "proxy/net_address.h"
@@ -67,6 +68,15 @@ class LiveZone {
   }
   // Seconds before the data expires, 0 when expired (RFC 7314 §3).
   uint32_t ExpireRemaining(const ServedZone& z, absl::Time now) const;
+  // The zone's secondaries as the NOTIFY fan-out tracks them; serving
+  // threads report the serial a peer holds (from its IXFR request) here.
+  void SetPeers(std::shared_ptr<const PeerTable> peers) {
+    peers_.store(std::move(peers), std::memory_order_release);
+  }
+  std::shared_ptr<const PeerTable> peers() const {
+    return peers_.load(std::memory_order_acquire);
+  }
+
   void CopyRefreshFrom(const LiveZone& o) {
     expire_.store(o.expire_.load());
     refreshed_ms_.store(o.refreshed_ms_.load());
@@ -77,6 +87,7 @@ class LiveZone {
   TransferPolicy policy_;
   NotifyPolicy notify_;
   std::atomic<std::shared_ptr<const ServedZone>> current_;
+  std::atomic<std::shared_ptr<const PeerTable>> peers_;
   static constexpr int64_t kNever = INT64_MIN;
   std::atomic<int64_t> refreshed_ms_{kNever};
   std::atomic<uint32_t> expire_{0};
