@@ -20,8 +20,10 @@ std::vector<const LiveZone*> SortedZones(const ZoneStore& store) {
   return zones;
 }
 
-bool Expired(const ServedZone& z, absl::Time now) {
-  return !z.never_expires && z.ExpireRemaining(now) == 0;
+// The refresh state lives beside the snapshot (a refresh changes no data),
+// so the countdown is the LiveZone's, not the snapshot's.
+bool Expired(const LiveZone& lz, const ServedZone& z, absl::Time now) {
+  return !z.never_expires && lz.ExpireRemaining(z, now) == 0;
 }
 
 // One metric family: the HELP and TYPE lines (format 0.0.4), then samples.
@@ -189,6 +191,7 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
   // record count of 0 would read as real data.
   struct Loaded {
     std::string name;
+    const LiveZone* lz;
     std::shared_ptr<const ServedZone> z;
   };
   std::vector<Loaded> loaded;
@@ -198,29 +201,33 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
     std::string name = lz->name().ToText();
     std::shared_ptr<const ServedZone> z = lz->Current();
     Sample(out, kLoadedName, "zone", name, z ? 1 : 0);
-    if (z) loaded.push_back({std::move(name), std::move(z)});
+    if (z) loaded.push_back({std::move(name), lz, std::move(z)});
   }
   auto per_zone = [&](std::string_view metric, std::string_view help, auto value) {
     Family(out, metric, "gauge", help);
-    for (const Loaded& l : loaded) Sample(out, metric, "zone", l.name, value(*l.z));
+    for (const Loaded& l : loaded) Sample(out, metric, "zone", l.name, value(*l.lz, *l.z));
   };
   per_zone("xfrproxy_zone_serial", "SOA serial of the version being served.",
-           [](const ServedZone& z) -> uint64_t { return z.serial().value(); });
+           [](const LiveZone&, const ServedZone& z) -> uint64_t { return z.serial().value(); });
   per_zone("xfrproxy_zone_records", "Records in the version being served.",
-           [](const ServedZone& z) -> uint64_t { return z.version->size(); });
+           [](const LiveZone&, const ServedZone& z) -> uint64_t { return z.version->size(); });
   per_zone("xfrproxy_zone_journal_diffs",
            "Diffs kept for IXFR (RFC 1995): serials a secondary can update from.",
-           [](const ServedZone& z) -> uint64_t { return z.journal.size(); });
+           [](const LiveZone&, const ServedZone& z) -> uint64_t { return z.journal.size(); });
   per_zone("xfrproxy_zone_expire_seconds_remaining",
            "Seconds until the data expires without contact with a primary "
            "(RFC 7314); the full SOA EXPIRE for a zone loaded from a file, which "
            "never expires.",
-           [now](const ServedZone& z) -> uint64_t { return z.ExpireRemaining(now); });
+           [now](const LiveZone& lz, const ServedZone& z) -> uint64_t {
+             return lz.ExpireRemaining(z, now);
+           });
   per_zone("xfrproxy_zone_expired", "1 when the data has expired and is answered SERVFAIL.",
-           [now](const ServedZone& z) -> uint64_t { return Expired(z, now) ? 1 : 0; });
-  per_zone("xfrproxy_zone_refreshed_timestamp_seconds",
-           "Unix time the data was last confirmed current.",
-           [](const ServedZone& z) -> uint64_t {
+           [now](const LiveZone& lz, const ServedZone& z) -> uint64_t {
+             return Expired(lz, z, now) ? 1 : 0;
+           });
+  per_zone("xfrproxy_zone_published_timestamp_seconds",
+           "Unix time the version being served was published.",
+           [](const LiveZone&, const ServedZone& z) -> uint64_t {
              int64_t s = absl::ToUnixSeconds(z.refreshed_at);
              return s < 0 ? 0 : static_cast<uint64_t>(s);
            });
@@ -231,7 +238,7 @@ HealthReport RenderHealth(const ZoneStore& store, absl::Time now) {
   HealthReport r;
   for (const LiveZone* lz : SortedZones(store)) {
     std::shared_ptr<const ServedZone> z = lz->Current();
-    if (z && !Expired(*z, now)) continue;
+    if (z && !Expired(*lz, *z, now)) continue;
     r.healthy = false;
     r.text += fmt::format("{} {}\n", lz->name().ToText(), z ? "expired" : "not loaded");
   }
@@ -255,9 +262,9 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
     if (z) {
       out += fmt::format(
           ",\"serial\":{},\"records\":{},\"expired\":{},\"expire_seconds_remaining\":{},"
-          "\"refreshed_at\":{},\"journal_serials\":[",
-          z->serial().value(), z->version->size(), Expired(*z, now) ? "true" : "false",
-          z->ExpireRemaining(now), JsonString(Rfc3339(z->refreshed_at)));
+          "\"published_at\":{},\"journal_serials\":[",
+          z->serial().value(), z->version->size(), Expired(*lz, *z, now) ? "true" : "false",
+          lz->ExpireRemaining(*z, now), JsonString(Rfc3339(z->refreshed_at)));
       // The serials a secondary can ask an IXFR from, oldest first.
       for (size_t i = 0; i < z->journal.size(); ++i) {
         out += fmt::format("{}{}", i ? "," : "", z->journal[i]->from().value());
@@ -266,7 +273,7 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
     } else {
       out +=
           ",\"serial\":null,\"records\":null,\"expired\":null,"
-          "\"expire_seconds_remaining\":null,\"refreshed_at\":null,\"journal_serials\":[]";
+          "\"expire_seconds_remaining\":null,\"published_at\":null,\"journal_serials\":[]";
     }
     // Extension point: per-secondary NOTIFY state from the fan-out piece.
     out += ",\"peers\":[";

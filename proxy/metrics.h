@@ -59,7 +59,7 @@ struct PeerReport {
 using PeerSource = std::function<std::vector<PeerReport>(const LiveZone&)>;
 
 // {"zones":[{"name":..,"loaded":..,"serial":..,"records":..,"expired":..,
-//  "expire_seconds_remaining":..,"refreshed_at":..,"journal_serials":[..],
+//  "expire_seconds_remaining":..,"published_at":..,"journal_serials":[..],
 //  "peers":[..]}, ...]}, zones in canonical name order.
 std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
                             const PeerSource& peers = nullptr);

@@ -170,7 +170,7 @@ TEST_F(MetricsTest, CountersAndZoneGaugesExactLines) {
            "xfrproxy_zone_journal_diffs{zone=\"example.com.\"} 1",
            "xfrproxy_zone_expire_seconds_remaining{zone=\"example.com.\"} 1209500",
            "xfrproxy_zone_expired{zone=\"example.com.\"} 0",
-           "xfrproxy_zone_refreshed_timestamp_seconds{zone=\"example.com.\"} 1700000000",
+           "xfrproxy_zone_published_timestamp_seconds{zone=\"example.com.\"} 1700000000",
        }) {
     EXPECT_TRUE(HasLine(text, line)) << "missing: " << line << "\n" << text;
   }
@@ -205,6 +205,22 @@ TEST_F(MetricsTest, ExpiredZoneCountsDown) {
   std::string text = RenderMetrics(stats_, *store_, kLoaded + absl::Seconds(kExpire));
   EXPECT_TRUE(HasLine(text, "xfrproxy_zone_expire_seconds_remaining{zone=\"example.com.\"} 0"));
   EXPECT_TRUE(HasLine(text, "xfrproxy_zone_expired{zone=\"example.com.\"} 1"));
+}
+
+// An SOA check that finds the serial unchanged refreshes the zone without a
+// new snapshot: the countdown follows the LiveZone, not the snapshot.
+TEST_F(MetricsTest, RefreshWithoutNewVersionRestartsExpire) {
+  PublishExample();
+  PublishOdd();
+  store_->Find(N("example.com."))->MarkRefreshed(kLoaded + absl::Seconds(1000), kExpire);
+  absl::Time at = kLoaded + absl::Seconds(kExpire);
+  std::string text = RenderMetrics(stats_, *store_, at);
+  EXPECT_TRUE(HasLine(text, "xfrproxy_zone_expire_seconds_remaining{zone=\"example.com.\"} 1000"))
+      << text;
+  EXPECT_TRUE(HasLine(text, "xfrproxy_zone_expired{zone=\"example.com.\"} 0"));
+  EXPECT_EQ(RenderHealth(*store_, at).text, "q\\\"b\\\\s.example. expired\n");
+  EXPECT_NE(RenderPeersJson(*store_, at).find("\"expired\":false,\"expire_seconds_remaining\":1000,"),
+            std::string::npos);
 }
 
 TEST(EscapeLabelValueTest, Cases) {
@@ -361,11 +377,11 @@ TEST_F(MetricsTest, PeersJsonExact) {
             "{\"zones\":[\n"
             "{\"name\":\"example.com.\",\"loaded\":true,\"serial\":2,\"records\":5,"
             "\"expired\":false,\"expire_seconds_remaining\":1209500,"
-            "\"refreshed_at\":\"2023-11-14T22:13:20Z\",\"journal_serials\":[1],"
+            "\"published_at\":\"2023-11-14T22:13:20Z\",\"journal_serials\":[1],"
             "\"peers\":[]},\n"
             "{\"name\":\"q\\\\\\\"b\\\\\\\\s.example.\",\"loaded\":false,\"serial\":null,"
             "\"records\":null,\"expired\":null,\"expire_seconds_remaining\":null,"
-            "\"refreshed_at\":null,\"journal_serials\":[],\"peers\":[]}\n"
+            "\"published_at\":null,\"journal_serials\":[],\"peers\":[]}\n"
             "]}\n");
 }
 
