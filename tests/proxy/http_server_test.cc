@@ -66,7 +66,7 @@ TEST(ParseRequestHeadTest, Cases) {
       {"no colon", "GET / HTTP/1.1\r\nHost\r\n\r\n", State::kError, 400},
       {"empty field name", "GET / HTTP/1.1\r\n: x\r\n\r\n", State::kError, 400},
       {"obs-fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", State::kError, 400},
-      {"NUL in value", std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 28), State::kError,
+      {"NUL in value", std::string("GET / HTTP/1.1\r\nX: a") + '\0' + "b\r\n\r\n", State::kError,
        400},
       {"bare CR in value", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", State::kError, 400},
   };
