@@ -246,6 +246,20 @@ class BrokenTransfersTest(ProxyCase):
     def test_ixfr_diffs_that_do_not_join_fall_back_to_axfr(self):
         self.fallback_case("ixfr_gap")
 
+    def test_ixfr_deleting_a_missing_record(self):
+        # RFC 1995 leaves this to the client: apply leniently or fall back
+        # to AXFR. Either way the result must be exactly the new version.
+        old = self.primary.serial
+        self.proxy.wait_serial(ZONE, old)
+        self.primary.set_fault("ixfr_bogus_delete", types=("IXFR",))
+        try:
+            new = self.primary.publish(self.version(ZONE, old + 1))
+            self.notify(self.proxy, self.primary)
+            self.proxy.wait_serial(ZONE, new, timeout=20)
+        finally:
+            self.primary.clear_fault()
+        self.assert_serves(self.proxy, self.primary, new)
+
     def test_ixfr_works(self):
         old = self.primary.serial
         self.proxy.wait_serial(ZONE, old)

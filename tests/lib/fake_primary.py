@@ -35,6 +35,7 @@ types given (default AXFR and IXFR):
   soa_mismatch        the closing SOA has another serial than the opening one
   ixfr_bad_start      IXFR diffs start from a serial that is not the client's
   ixfr_gap            IXFR diff chain whose serials do not join
+  ixfr_bogus_delete   an IXFR diff deletes a record the client does not hold
   rcode(rcode=R)      answer with RCODE R only (NOTIMP, REFUSED, FORMERR...)
   unsigned            no TSIG on the answer (when a key is set)
   bad_mac             a TSIG whose MAC is wrong
@@ -602,6 +603,9 @@ class FakePrimary:
                     old_soa = with_serial(old_soa, (soa_serial_of(old_soa) + 500) & 0xFFFFFFFF)
                 os_, ns_ = set(old[1:]), set(new[1:])
                 out += [old_soa] + [r for r in old[1:] if r not in ns_]
+                if kind == "ixfr_bogus_delete" and i == 0:
+                    # Deletes a record the client does not have.
+                    out.append((f"nowhere.{self.zone}", A, 3600, bytes([192, 0, 2, 254])))
                 out += [new_soa] + [r for r in new[1:] if r not in os_]
             if kind == "ixfr_gap" and len(chain) == 2:
                 # One diff only: add a second one from a serial nobody had.
