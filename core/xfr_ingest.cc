@@ -122,6 +122,12 @@ bool XfrIngest::FallBackToAxfr() const {
     case IngestFailure::kNotOurSerial:
     case IngestFailure::kInconsistent:
       return true;
+    case IngestFailure::kTooLarge:
+      // An IXFR chain can pass through a version over the limit and end
+      // under it (or carry more diff records than the zone has): only the
+      // AXFR of the final version says whether it fits. Without this, such
+      // a zone would retry the same IXFR for ever.
+      return true;
     default:
       return false;
   }

@@ -183,6 +183,37 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
                 "Bytes sent in zone transfers, length prefixes included.",
                 stats.transfer_bytes);
 
+  CounterMetric(out, "xfrproxy_notify_received_total",
+                "NOTIFY messages accepted for zones that follow a primary.",
+                stats.notify_received);
+  CounterMetric(out, "xfrproxy_notify_refused_total",
+                "NOTIFY messages refused (unknown zone, source or key).",
+                stats.notify_refused);
+  CounterMetric(out, "xfrproxy_ixfr_ahead_of_us_total",
+                "IXFR requests from a serial newer than ours (taken as a refresh hint).",
+                stats.ahead_of_us);
+  CounterMetric(out, "xfrproxy_upstream_soa_queries_total",
+                "SOA checks sent to primaries.", stats.upstream_soa_queries);
+  CounterMetric(out, "xfrproxy_upstream_soa_failures_total",
+                "SOA checks that failed (timeout, refusal, bad answer).",
+                stats.upstream_soa_failures);
+  constexpr std::string_view kUp = "xfrproxy_upstream_transfers_total";
+  Family(out, kUp, "counter",
+         "Transfers from primaries that produced a new version, by how it came.");
+  Sample(out, kUp, "kind", "ixfr", stats.upstream_ixfr.Get());
+  Sample(out, kUp, "kind", "axfr", stats.upstream_axfr.Get());
+  CounterMetric(out, "xfrproxy_upstream_up_to_date_total",
+                "Transfers answered with our own serial (nothing to do).",
+                stats.upstream_up_to_date);
+  CounterMetric(out, "xfrproxy_upstream_transfer_failures_total",
+                "Transfers from primaries dropped as broken; the old version stayed.",
+                stats.upstream_transfer_failures);
+  CounterMetric(out, "xfrproxy_upstream_axfr_fallbacks_total",
+                "IXFR attempts that fell back to AXFR.", stats.upstream_axfr_fallbacks);
+  CounterMetric(out, "xfrproxy_zones_expired_total",
+                "Times a zone passed its EXPIRE without contact with a primary.",
+                stats.zones_expired);
+
   std::vector<const LiveZone*> zones = SortedZones(store);
   Family(out, "xfrproxy_zones", "gauge", "Zones configured.");
   Sample(out, "xfrproxy_zones", zones.size());

@@ -107,9 +107,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   s->limiter_ = std::make_unique<ConnectionLimiter>(limits);
   // Parts of the configuration this build does not act on yet are named,
   // so nobody believes they are in force.
-  if (config.http) {
-    LogWarning("http {}: the metrics endpoint is not implemented yet", config.http->ToString());
-  }
   for (const ZoneConfig& z : config.zones) {
     if (z.proxied) {
       LogWarning("zone {}: proxied names are not rewritten yet", z.name.ToText());
@@ -124,6 +121,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   s->LoadFileZones();
   if (absl::Status st = s->StartWorkers(); !st.ok()) return st;
   s->SyncUpstreams();
+  if (config.http) {
+    Server* raw = s.get();
+    s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
+    s->status_pages_->SetPeerSource([raw](const LiveZone& z) { return raw->PeerReports(z); });
+    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
+    if (!http.ok()) {
+      s->BeginShutdown();
+      return http.status();
+    }
+    s->http_ = std::move(*http);
+    LogInfo("http: /metrics /healthz /peers on {}", s->http_->address().ToString());
+  }
   return s;
 }
 
@@ -272,6 +281,7 @@ void Server::Reload() {
   AttachPeers();
   LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
+  if (status_pages_) status_pages_->SetStore(store_);
   SyncUpstreams();
 }
 
@@ -316,6 +326,47 @@ void Server::SyncUpstreams() {
 void Server::AttachPeers() {
   if (!notify_) return;
   for (LiveZone* e : store_->entries()) e->SetPeers(notify_->Peers(e->name()));
+}
+
+std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
+  // PeerTable state belongs to the owner's thread: ask it, and wait a
+  // bounded time (a busy owner makes /peers slow, never the DNS side).
+  auto done = std::make_shared<std::promise<std::vector<PeerReport>>>();
+  std::future<std::vector<PeerReport>> result = done->get_future();
+  std::shared_ptr<const ServedZone> cur = zone.Current();
+  if (!notify_ || shutting_down_) return {};
+  Name name = zone.name();
+  owner_loop_->Post([this, name, cur, done, loop = owner_loop_] {
+    std::shared_ptr<PeerTable> peers = notify_ ? notify_->Peers(name) : nullptr;
+    if (!peers) {
+      done->set_value({});
+      return;
+    }
+    PeerTable& table = *peers;
+    std::optional<Serial> current;
+    if (cur) current = cur->serial();
+    table.Collect(current, loop->Now());
+    std::vector<PeerReport> out;
+    for (size_t i = 0; i < table.size(); ++i) {
+      const PeerState& p = table.at(i);
+      PeerReport r;
+      r.address = p.address.ToString();
+      bool in_sync = current && p.held && *p.held == *current;
+      r.state = in_sync ? "in-sync" : p.gave_up ? "failing" : p.answered ? "notified"
+              : p.last_notified ? "notifying" : "unknown";
+      r.serial = p.held;
+      if (p.last_notified) r.last_notify = p.notified_at;
+      if (p.held) r.last_seen = p.held_at;
+      if (p.gave_up) r.last_error = "NOTIFY retries ran out";
+      if (p.answer_rcode && *p.answer_rcode != Rcode::kNoError) {
+        r.last_error = "NOTIFY answered " + p.answer_rcode->ToString();
+      }
+      out.push_back(std::move(r));
+    }
+    done->set_value(std::move(out));
+  });
+  if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
+  return result.get();
 }
 
 void Server::Published(const Name& zone, const ServedZone& z,

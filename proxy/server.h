@@ -12,6 +12,8 @@
 #include "absl/status/statusor.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
+#include "proxy/http_server.h"
+#include "proxy/metrics.h"
 #include "proxy/notify_sender.h"
 #include "proxy/primary.h"
 #include "proxy/state_store.h"
@@ -58,6 +60,8 @@ class Server {
   void RestoreZones();
   void Persist(const Name& zone, const ServedZone& z, std::shared_ptr<const ZoneDiff> diff);
   void AttachPeers();
+  // Per-peer NOTIFY state for /peers, read on the owner's thread.
+  std::vector<PeerReport> PeerReports(const LiveZone& zone);
 
   Config config_;
   std::shared_ptr<ZoneStore> store_;
@@ -73,6 +77,9 @@ class Server {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;
   std::optional<StateStore> state_;  // when state-dir is set
+  // /metrics, /healthz, /peers on their own thread; destroyed first.
+  std::unique_ptr<StatusPages> status_pages_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 // The run function for CliMain.

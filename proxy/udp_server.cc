@@ -107,7 +107,6 @@ void UdpServer::Reply(const sockaddr* to, socklen_t len, std::vector<uint8_t> da
   s->msg.msg_iovlen = 1;
   Send* raw = s.release();
   ++sends_in_flight_;
-  stats_.responses.Add();
   loop_.ring().SendMsg(fd_.get(), &raw->msg, raw, kTagSend);
 }
 

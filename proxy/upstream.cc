@@ -427,7 +427,7 @@ void UpstreamZone::BeginCheck() {
 
 void UpstreamZone::TrySoa(size_t primary) {
   if (primary >= config_.primaries.size()) {
-    Failed("no primary answered");
+    Failed("no primary gave a usable answer");
     return;
   }
   state_ = State::kSoaCheck;
