@@ -169,6 +169,10 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
       // coalesced with every other such request (single flight).
       stats_.ahead_of_us.Add();
       on_notify_(entry->name(), req.ctx.peer, have);
+      if (req.ctx.may_defer) {
+        stats_.deferred.Add();
+        return Reply::Deferred();
+      }
     }
     return SoaAnswer(req, *zone);
   }

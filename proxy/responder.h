@@ -31,16 +31,28 @@ class TransferStream {
 };
 
 struct Reply {
-  enum class Kind : uint8_t { kDrop, kMessage, kTransfer };
+  // kDeferred: the answer needs data the proxy is fetching from upstream;
+  // the connection holds the request and asks again once the zone changes
+  // (or the wait is over). Only over TCP.
+  enum class Kind : uint8_t { kDrop, kMessage, kTransfer, kDeferred };
   Kind kind = Kind::kDrop;
   std::vector<uint8_t> message;             // kMessage
   std::unique_ptr<TransferStream> transfer;  // kTransfer
+  // kDeferred, filled in by the connection: the request to ask again, and
+  // until when it may keep waiting.
+  std::vector<uint8_t> deferred_request;
+  absl::Time deferred_until;
 
   static Reply Drop() { return Reply{}; }
   static Reply Message(std::vector<uint8_t> m) {
     Reply r;
     r.kind = Kind::kMessage;
     r.message = std::move(m);
+    return r;
+  }
+  static Reply Deferred() {
+    Reply r;
+    r.kind = Kind::kDeferred;
     return r;
   }
   static Reply Transfer(std::unique_ptr<TransferStream> t) {
@@ -55,6 +67,10 @@ struct RequestContext {
   SocketAddress peer;
   Transport transport = Transport::kUdp;
   absl::Time now;
+  // The responder may answer kDeferred (TCP, first time asked): DESIGN.md
+  // single flight, requests for data newer than ours wait on one upstream
+  // transfer instead of each getting a stale answer.
+  bool may_defer = false;
 };
 
 class Responder {

@@ -371,7 +371,16 @@ std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
 
 void Server::Published(const Name& zone, const ServedZone& z,
                        std::shared_ptr<const ZoneDiff> diff, bool changed) {
-  if (changed) Persist(zone, z, std::move(diff));
+  if (changed) {
+    Persist(zone, z, std::move(diff));
+    // Requests that were waiting for this data are answered now.
+    for (auto& w : workers_) {
+      Worker* raw = w.get();
+      w->loop->Post([raw] {
+        for (auto& t : raw->tcp) t->ZoneChanged();
+      });
+    }
+  }
   if (notify_) notify_->Notify(zone, z.serial(), z.version->soa());
 }
 

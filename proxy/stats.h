@@ -35,6 +35,7 @@ struct ServerStats {
   Counter notify_received;
   Counter notify_refused;
   Counter ahead_of_us;  // IXFR from a serial newer than ours: a refresh hint
+  Counter deferred;     // requests that waited on the upstream transfer
   // Upstream (the secondary side).
   Counter upstream_soa_queries;
   Counter upstream_soa_failures;

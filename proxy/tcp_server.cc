@@ -71,6 +71,11 @@ class TcpServer::Connection : public CompletionTarget {
   void CheckTimeouts(absl::Time now) {
     if (closing_) return;
     const TcpLimits& l = server_.limiter_.limits();
+    if (!send_in_flight_ && !out_.empty() && out_.front().kind == Reply::Kind::kDeferred &&
+        now >= out_.front().deferred_until) {
+      ResolveDeferred(now);
+      return;
+    }
     if (send_in_flight_ && now - send_started_ > l.write_timeout) {
       server_.stats_.tcp_write_timeouts.Add();
       Close();
@@ -100,6 +105,24 @@ class TcpServer::Connection : public CompletionTarget {
   }
 
   const SocketAddress& peer() const { return peer_; }
+
+  // Asks the responder again for a deferred request at the front: answered
+  // now if the data arrived or the wait is over, else it keeps waiting.
+  void ResolveDeferred(absl::Time now) {
+    if (closing_ || out_.empty() || out_.front().kind != Reply::Kind::kDeferred) return;
+    Reply& front = out_.front();
+    RequestContext ctx{peer_, Transport::kTcp, now, now < front.deferred_until};
+    Reply r = server_.responder_.Handle(
+        Bytes(front.deferred_request.data(), front.deferred_request.size()), ctx);
+    if (r.kind == Reply::Kind::kDeferred) return;
+    if (r.kind == Reply::Kind::kDrop) {
+      out_.pop_front();
+    } else {
+      front = std::move(r);
+    }
+    MaybeSend();
+    ArmRecv();
+  }
   bool idle() const { return out_.empty() && !send_in_flight_; }
 
  private:
@@ -153,8 +176,13 @@ class TcpServer::Connection : public CompletionTarget {
         break;
       }
       server_.stats_.tcp_queries.Add();
-      RequestContext ctx{peer_, Transport::kTcp, server_.loop_.Now()};
-      Reply r = server_.responder_.Handle(Bytes(&in_[pos + 2], len), ctx);
+      RequestContext ctx{peer_, Transport::kTcp, server_.loop_.Now(), /*may_defer=*/true};
+      Bytes request(&in_[pos + 2], len);
+      Reply r = server_.responder_.Handle(request, ctx);
+      if (r.kind == Reply::Kind::kDeferred) {
+        r.deferred_request.assign(request.begin(), request.end());
+        r.deferred_until = ctx.now + server_.limiter_.limits().max_defer;
+      }
       if (r.kind != Reply::Kind::kDrop) out_.push_back(std::move(r));
       pos += 2 + len;
     }
@@ -192,6 +220,9 @@ class TcpServer::Connection : public CompletionTarget {
     partial_ = false;
     for (Reply& r : out_) {
       if (batch_bytes_ >= kBatchBytes || iov_.size() + 8 > kBatchIovecs) break;
+      // Answers go out in order: a deferred request holds back the ones
+      // after it (ZoneChanged() or the sweep resolves it).
+      if (r.kind == Reply::Kind::kDeferred) break;
       if (r.kind == Reply::Kind::kMessage) {
         AddPrefix(r.message.size());
         iov_.push_back({r.message.data(), r.message.size()});
@@ -233,6 +264,7 @@ class TcpServer::Connection : public CompletionTarget {
       break;
     }
     if (iov_.empty()) {
+      if (consumed_ == 0 && !partial_) return;  // a deferred request waits
       // Only a stream that had already sent everything was at the front.
       PopConsumed();
       MaybeSend();
@@ -358,6 +390,14 @@ void TcpServer::StopAccepting() {
   if (!accepting_) return;
   accepting_ = false;
   loop_.ring().CancelFd(listener_.get());
+}
+
+void TcpServer::ZoneChanged() {
+  absl::Time now = loop_.Now();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    Connection* c = (it++)->get();
+    c->ResolveDeferred(now);
+  }
 }
 
 void TcpServer::CloseIdle() {

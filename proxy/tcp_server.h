@@ -31,6 +31,9 @@ struct TcpLimits {
   size_t max_concurrent_transfers = 1024;
   // Replies queued per connection before it stops reading more queries.
   size_t max_pending_replies = 16;
+  // How long a request for data newer than ours waits for the upstream
+  // transfer before it gets the answer we have.
+  absl::Duration max_defer = absl::Seconds(10);
 };
 
 // Connection and transfer caps shared by every thread's TCP servers.
@@ -63,6 +66,9 @@ class TcpServer : private CompletionTarget {
   void StopAccepting();
   // Closes every connection with nothing queued or in flight (shutdown).
   void CloseIdle();
+  // A zone published a new version: requests waiting for newer data than
+  // we had (Reply::kDeferred) are asked again.
+  void ZoneChanged();
 
  private:
   class Connection;
