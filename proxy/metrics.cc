@@ -192,6 +192,9 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
   CounterMetric(out, "xfrproxy_ixfr_ahead_of_us_total",
                 "IXFR requests from a serial newer than ours (taken as a refresh hint).",
                 stats.ahead_of_us);
+  CounterMetric(out, "xfrproxy_deferred_requests_total",
+                "Requests that waited on an upstream transfer (single flight).",
+                stats.deferred);
   CounterMetric(out, "xfrproxy_upstream_soa_queries_total",
                 "SOA checks sent to primaries.", stats.upstream_soa_queries);
   CounterMetric(out, "xfrproxy_upstream_soa_failures_total",
