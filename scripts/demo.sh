@@ -11,4 +11,5 @@ bash scripts/build.sh release
 echo "xfrproxy: serving example.com on 127.0.0.1:5300 and [::1]:5300; try:"
 echo "  dig @127.0.0.1 -p 5300 example.com AXFR"
 echo "  dig @127.0.0.1 -p 5300 example.com IXFR=2024060100"
+echo "  curl -s 127.0.0.1:9153/metrics"
 exec ./build/release/proxy/xfrproxy --config examples/xfrproxy.yaml "$@"
