@@ -27,6 +27,8 @@ constexpr unsigned kTagConnect = 3;
 // does for a zone that failed its first load.
 constexpr uint32_t kNoDataRetrySeconds = 10;
 constexpr uint32_t kMinTimerSeconds = 1;
+// After the first SOA answer, how long the other primaries get to answer.
+constexpr absl::Duration kAnswerGrace = absl::Milliseconds(250);
 
 uint16_t RandomId() {
   thread_local std::mt19937 rng{std::random_device{}()};
@@ -366,7 +368,10 @@ UpstreamZone::UpstreamZone(EventLoop& loop, ZoneConfig config, std::optional<Tsi
 UpstreamZone::~UpstreamZone() {
   loop_.Cancel(check_timer_);
   loop_.Cancel(expire_timer_);
-  if (soa_ != nullptr) soa_->Detach();
+  loop_.Cancel(grace_timer_);
+  for (SoaQuery* q : soa_queries_) {
+    if (q != nullptr) q->Detach();
+  }
   if (transfer_ != nullptr) transfer_->Detach();
 }
 
@@ -422,59 +427,105 @@ void UpstreamZone::BeginCheck() {
   }
   loop_.Cancel(check_timer_);
   state_ = State::kSoaCheck;
-  TrySoa(0);
-}
-
-void UpstreamZone::TrySoa(size_t primary) {
-  if (primary >= config_.primaries.size()) {
-    Failed("no primary gave a usable answer");
-    return;
+  // Every primary is asked at once: with dozens of addresses of which few
+  // answer (a provider's list), asking in turn would wait a timeout per
+  // silent one before reaching a live one. The answers are then weighed in
+  // configuration order (RFC 1996 §3.11 leaves the choice to us).
+  size_t n = config_.primaries.size();
+  soa_queries_.assign(n, nullptr);
+  answers_.assign(n, std::nullopt);
+  soa_pending_ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const SocketAddress& to = config_.primaries[i];
+    auto fd = OpenUdpClientSocket(!to.ip().IsV4Mapped());
+    if (!fd.ok()) {
+      LogWarning("zone {}: {}", config_.name.ToText(), std::string(fd.status().message()));
+      continue;
+    }
+    stats_.upstream_soa_queries.Add();
+    auto* q = new SoaQuery(*this, i, fd->release());
+    if (absl::Status st = q->Send(); !st.ok()) {
+      q->Detach();
+      LogWarning("zone {}: SOA query to {}: {}", config_.name.ToText(), to.ToString(),
+                 std::string(st.message()));
+      continue;
+    }
+    soa_queries_[i] = q;
+    ++soa_pending_;
   }
-  state_ = State::kSoaCheck;
-  const SocketAddress& to = config_.primaries[primary];
-  auto fd = OpenUdpClientSocket(!to.ip().IsV4Mapped());
-  if (!fd.ok()) {
-    LogWarning("zone {}: {}", config_.name.ToText(), std::string(fd.status().message()));
-    TrySoa(primary + 1);
-    return;
-  }
-  stats_.upstream_soa_queries.Add();
-  soa_ = new SoaQuery(*this, primary, fd->release());
-  if (absl::Status st = soa_->Send(); !st.ok()) {
-    SoaQuery* q = soa_;
-    soa_ = nullptr;
-    q->Detach();
-    LogWarning("zone {}: SOA query to {}: {}", config_.name.ToText(), to.ToString(),
-               std::string(st.message()));
-    TrySoa(primary + 1);
-  }
+  if (soa_pending_ == 0) Failed("no SOA query could be sent");
 }
 
 void UpstreamZone::OnSoaAnswer(size_t primary,
                                absl::StatusOr<std::pair<Serial, std::optional<uint32_t>>> r) {
-  soa_ = nullptr;
+  soa_queries_[primary] = nullptr;
+  --soa_pending_;
   const SocketAddress& from = config_.primaries[primary];
   if (!r.ok()) {
     stats_.upstream_soa_failures.Add();
-    // A dead or refusing primary is skipped for this attempt.
     LogInfo("zone {}: SOA check at {}: {}", config_.name.ToText(), from.ToString(),
             std::string(r.status().message()));
-    TrySoa(primary + 1);
-    return;
-  }
-  Serial theirs = r->first;
-  std::shared_ptr<const ServedZone> cur = Current();
-  if (cur && !(cur->serial() < theirs)) {
-    if (theirs < cur->serial()) {
-      // RFC 1982: a smaller serial is an older zone, not a reset.
-      LogWarning("zone {}: primary {} has serial {}, older than our {}; keeping ours",
-                 config_.name.ToText(), from.ToString(), theirs.ToString(),
-                 cur->serial().ToString());
+  } else {
+    answers_[primary] = *r;
+    // An earlier primary may still answer: give the rest a moment, not a
+    // full timeout, once one has.
+    if (grace_timer_ == 0 && soa_pending_ > 0) {
+      grace_timer_ = loop_.After(kAnswerGrace, [this] {
+        grace_timer_ = 0;
+        DecideAfterSoa();
+      });
     }
-    Succeeded(r->second);
+  }
+  if (soa_pending_ == 0) DecideAfterSoa();
+}
+
+void UpstreamZone::DecideAfterSoa() {
+  loop_.Cancel(grace_timer_);
+  grace_timer_ = 0;
+  for (SoaQuery*& q : soa_queries_) {
+    if (q != nullptr) q->Detach();
+    q = nullptr;
+  }
+  soa_pending_ = 0;
+  std::optional<Serial> best;
+  std::optional<uint32_t> best_expire;
+  for (const auto& a : answers_) {
+    if (a && (!best || *best < a->first)) {
+      best = a->first;
+      best_expire = a->second;
+    }
+  }
+  if (!best) {
+    Failed("no primary answered the SOA query");
     return;
   }
-  StartTransfer(primary, cur != nullptr);
+  std::shared_ptr<const ServedZone> cur = Current();
+  if (cur && !(cur->serial() < *best)) {
+    if (*best < cur->serial()) {
+      // RFC 1982: a smaller serial is an older zone, not a reset.
+      LogWarning("zone {}: primaries have serial {}, older than our {}; keeping ours",
+                 config_.name.ToText(), best->ToString(), cur->serial().ToString());
+    }
+    Succeeded(best_expire);
+    return;
+  }
+  // Transfer from the first primary (in configuration order) that has the
+  // newest serial; the others with it are the fallbacks.
+  candidates_.clear();
+  for (size_t i = 0; i < answers_.size(); ++i) {
+    if (answers_[i] && answers_[i]->first == *best) candidates_.push_back(i);
+  }
+  next_candidate_ = 1;
+  StartTransfer(candidates_[0], cur != nullptr);
+}
+
+void UpstreamZone::NextCandidate() {
+  if (next_candidate_ < candidates_.size()) {
+    size_t p = candidates_[next_candidate_++];
+    StartTransfer(p, Current() != nullptr);
+    return;
+  }
+  Failed("no primary gave a usable transfer");
 }
 
 void UpstreamZone::StartTransfer(size_t primary, bool ixfr) {
@@ -516,7 +567,7 @@ void UpstreamZone::OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_
     // The old version keeps being served; the next primary gets a chance.
     LogWarning("zone {}: {} from {} failed, keeping the served version: {}",
                config_.name.ToText(), kind, from.ToString(), std::string(r.status().message()));
-    TrySoa(primary + 1);
+    NextCandidate();
     return;
   }
   std::shared_ptr<const ServedZone> cur = Current();

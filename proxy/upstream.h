@@ -61,8 +61,9 @@ class UpstreamZone {
   enum class State { kIdle, kSoaCheck, kTransfer };
 
   void BeginCheck();
-  void TrySoa(size_t primary);
   void OnSoaAnswer(size_t primary, absl::StatusOr<std::pair<Serial, std::optional<uint32_t>>> r);
+  void DecideAfterSoa();
+  void NextCandidate();
   void StartTransfer(size_t primary, bool ixfr);
   void OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_to_axfr,
                       absl::StatusOr<struct IngestResult> r);
@@ -89,7 +90,16 @@ class UpstreamZone {
   std::optional<Serial> primary_serial_;
   TimerQueue::Id check_timer_ = 0;
   TimerQueue::Id expire_timer_ = 0;
-  SoaQuery* soa_ = nullptr;       // owned by itself until its ops complete
+  // One SOA query per primary while checking; each owns itself until its
+  // operations complete.
+  std::vector<SoaQuery*> soa_queries_;
+  std::vector<std::optional<std::pair<Serial, std::optional<uint32_t>>>> answers_;
+  size_t soa_pending_ = 0;
+  TimerQueue::Id grace_timer_ = 0;
+  // Primaries with the newest serial, in configuration order, to transfer
+  // from in turn.
+  std::vector<size_t> candidates_;
+  size_t next_candidate_ = 0;
   Transfer* transfer_ = nullptr;  // likewise
   bool expired_logged_ = false;
 };
