@@ -51,6 +51,30 @@ void WriteRecord(WireWriter& w, NameCompressor* c, const RecordView& rr) {
   if (w.ok()) w.PatchU16(len_at, static_cast<uint16_t>(w.size() - start));
 }
 
+void StoreRecordWire(const RecordView& rr, uint8_t* p) {
+  std::memcpy(p, rr.owner.wire().data(), rr.owner.size());
+  p += rr.owner.size();
+  StoreU16(p, rr.type.value());
+  StoreU16(p + 2, rr.rclass.value());
+  StoreU32(p + 4, rr.ttl);
+  StoreU16(p + 8, static_cast<uint16_t>(rr.rdata.size()));
+  if (!rr.rdata.empty()) std::memcpy(p + 10, rr.rdata.data(), rr.rdata.size());
+}
+
+RecordView LoadRecordWire(const uint8_t* p) {
+  size_t n = 0;
+  while (p[n] != 0) n += p[n] + 1;
+  ++n;
+  RecordView v;
+  v.owner = NameView(Bytes(p, n));
+  p += n;
+  v.type = RRType(LoadU16(p));
+  v.rclass = RRClass(LoadU16(p + 2));
+  v.ttl = LoadU32(p + 4);
+  v.rdata = Bytes(p + 10, LoadU16(p + 8));
+  return v;
+}
+
 int CompareRRsetKey(const RecordView& a, const RecordView& b) {
   if (int c = CompareCanonical(a.owner, b.owner); c != 0) return c;
   if (a.type != b.type) return a.type < b.type ? -1 : 1;

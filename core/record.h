@@ -55,6 +55,16 @@ absl::Status ReadRecord(WireReader& r, Record& out);
 // other type is copied byte for byte.
 void WriteRecord(WireWriter& w, NameCompressor* c, const RecordView& rr);
 
+// The uncompressed wire form of a record (owner, TYPE, CLASS, TTL,
+// RDLENGTH, RDATA) as zone arenas and journals keep it.
+inline size_t RecordWireSize(const RecordView& rr) {
+  return rr.owner.size() + 10 + rr.rdata.size();
+}
+// Writes it to `out`, which has RecordWireSize(rr) bytes.
+void StoreRecordWire(const RecordView& rr, uint8_t* out);
+// Reads one back from bytes written by StoreRecordWire (not re-checked).
+RecordView LoadRecordWire(const uint8_t* p);
+
 // RFC 4034 §6.2-6.3 style total order used inside zone versions: owner
 // canonical, then type, then class, then RDATA octet by octet (case kept, so
 // records differing only in RDATA case are distinct records).

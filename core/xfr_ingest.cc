@@ -46,29 +46,11 @@ Serial SoaSerial(const Record& soa) {
 void SpillAppend(std::vector<uint8_t>& arena, const RecordView& rr) {
   size_t at = arena.size();
   arena.resize(at + RecordWireSize(rr));
-  uint8_t* p = arena.data() + at;
-  std::memcpy(p, rr.owner.wire().data(), rr.owner.size());
-  p += rr.owner.size();
-  StoreU16(p, rr.type.value());
-  StoreU16(p + 2, rr.rclass.value());
-  StoreU32(p + 4, rr.ttl);
-  StoreU16(p + 8, static_cast<uint16_t>(rr.rdata.size()));
-  if (!rr.rdata.empty()) std::memcpy(p + 10, rr.rdata.data(), rr.rdata.size());
+  StoreRecordWire(rr, arena.data() + at);
 }
 
 RecordView SpillView(const std::vector<uint8_t>& arena, size_t offset) {
-  const uint8_t* p = arena.data() + offset;
-  size_t n = 0;
-  while (p[n] != 0) n += p[n] + 1;  // a name validated when it was parsed
-  ++n;
-  RecordView v;
-  v.owner = NameView(Bytes(p, n));
-  p += n;
-  v.type = RRType(LoadU16(p));
-  v.rclass = RRClass(LoadU16(p + 2));
-  v.ttl = LoadU32(p + 4);
-  v.rdata = Bytes(p + 10, LoadU16(p + 8));
-  return v;
+  return LoadRecordWire(arena.data() + offset);  // names checked when parsed
 }
 
 IngestFailure FailureOfBuild(const absl::Status& s) {

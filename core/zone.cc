@@ -15,16 +15,6 @@ namespace {
 // uncompressed records exceed 4 GiB is refused rather than silently wrapped.
 constexpr size_t kMaxArenaBytes = std::numeric_limits<uint32_t>::max();
 
-// Fixed part after the owner: TYPE, CLASS, TTL, RDLENGTH (RFC 1035 §4.1.3).
-constexpr size_t kFixedHeader = 10;
-
-// Length of the uncompressed name starting at p (validated data only).
-size_t NameLength(const uint8_t* p) {
-  size_t n = 0;
-  while (p[n] != 0) n += p[n] + 1;
-  return n + 1;
-}
-
 // Skips one uncompressed name within rdata[pos..]; false when malformed.
 bool SkipName(Bytes rdata, size_t& pos) {
   size_t start = pos;
@@ -67,16 +57,7 @@ std::optional<SoaFields> ParseSoaRdata(Bytes rdata) {
 }
 
 RecordView ZoneVersion::record(size_t i) const {
-  const uint8_t* p = arena_.data() + offsets_[i];
-  size_t n = NameLength(p);
-  RecordView v;
-  v.owner = NameView(Bytes(p, n));
-  p += n;
-  v.type = RRType(LoadU16(p));
-  v.rclass = RRClass(LoadU16(p + 2));
-  v.ttl = LoadU32(p + 4);
-  v.rdata = Bytes(p + kFixedHeader, LoadU16(p + 8));
-  return v;
+  return LoadRecordWire(arena_.data() + offsets_[i]);
 }
 
 Bytes ZoneVersion::record_wire(size_t i) const {
@@ -239,16 +220,7 @@ void ZoneVersionBuilder::Append(const RecordView& rr) {
   if (!CheckRoom(rr, 1, need)) return;
   size_t at = z.arena_.size();
   z.arena_.resize(at + need);
-  uint8_t* p = z.arena_.data() + at;
-  std::memcpy(p, rr.owner.wire().data(), rr.owner.size());
-  p += rr.owner.size();
-  StoreU16(p, rr.type.value());
-  StoreU16(p + 2, rr.rclass.value());
-  StoreU32(p + 4, rr.ttl);
-  StoreU16(p + 8, static_cast<uint16_t>(rr.rdata.size()));
-  if (!rr.rdata.empty()) {
-    std::memcpy(p + kFixedHeader, rr.rdata.data(), rr.rdata.size());
-  }
+  StoreRecordWire(rr, z.arena_.data() + at);
   z.offsets_.push_back(static_cast<uint32_t>(at));
   have_last_ = true;
 }

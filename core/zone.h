@@ -217,9 +217,4 @@ class ZoneVersionBuilder {
   bool have_soa_ = false;
 };
 
-// Uncompressed wire size of a record: owner + 10 + RDATA.
-inline size_t RecordWireSize(const RecordView& rr) {
-  return rr.owner.size() + 10 + rr.rdata.size();
-}
-
 }  // namespace xfr

@@ -858,6 +858,18 @@ std::string FormatConfigDuration(absl::Duration d) {
   return out;
 }
 
+std::optional<TsigKey> TsigKeyFromConfig(const TsigKeyConfig& k) {
+  std::optional<TsigAlgorithm> alg = ParseTsigAlgorithm(k.algorithm);
+  if (!alg) return std::nullopt;
+  return TsigKey{k.name, *alg, std::vector<uint8_t>(k.secret.begin(), k.secret.end())};
+}
+
+std::optional<TsigKey> FindTsigKeyConfig(const Config& config, const std::optional<Name>& name) {
+  if (!name) return std::nullopt;
+  const TsigKeyConfig* k = config.FindKey(*name);
+  return k != nullptr ? TsigKeyFromConfig(*k) : std::nullopt;
+}
+
 absl::StatusOr<std::string> DecodeBase64(std::string_view text) {
   if (text.size() % 4 != 0) {
     return absl::InvalidArgumentError("base64 length is not a multiple of 4");

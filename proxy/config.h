@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/name.h"
+#include "core/tsig_key.h"
 #include "proxy/net_address.h"
 
 namespace xfr {
@@ -125,6 +126,12 @@ struct Config {
   const TsigKeyConfig* FindKey(const Name& name) const;
   const ZoneConfig* FindZone(const Name& name) const;
 };
+
+// The TSIG key a config entry describes (the loader has checked the
+// algorithm, so this only fails on a Config built by hand).
+std::optional<TsigKey> TsigKeyFromConfig(const TsigKeyConfig& k);
+// The key `name` refers to, if any.
+std::optional<TsigKey> FindTsigKeyConfig(const Config& config, const std::optional<Name>& name);
 
 // Reads and checks the file. Relative paths in it (zone files, state-dir)
 // are relative to the file's directory.

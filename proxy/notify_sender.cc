@@ -24,17 +24,6 @@ constexpr unsigned kBufferCount = 256;
 // Give-ups named in one log line; the rest are counted.
 constexpr size_t kLogPeers = 8;
 
-std::optional<TsigKey> ResolveKey(const Config& config,
-                                  const std::optional<Name>& name) {
-  if (!name) return std::nullopt;
-  const TsigKeyConfig* k = config.FindKey(*name);
-  if (k == nullptr) return std::nullopt;  // the config loader refuses this
-  std::optional<TsigAlgorithm> alg = ParseTsigAlgorithm(k->algorithm);
-  if (!alg) return std::nullopt;
-  return TsigKey{k->name, *alg,
-                 std::vector<uint8_t>(k->secret.begin(), k->secret.end())};
-}
-
 bool SamePeers(const std::vector<NotifyPeer>& a,
                const std::vector<NotifyPeer>& b) {
   if (a.size() != b.size()) return false;
@@ -178,7 +167,7 @@ void NotifySender::Configure(const Config& config) {
   for (const ZoneConfig& zc : config.zones) {
     std::vector<NotifyPeer> peers;
     for (const SecondaryConfig& sc : zc.secondaries) {
-      peers.push_back(NotifyPeer{ToPeerAddress(sc.address), ResolveKey(config, sc.key),
+      peers.push_back(NotifyPeer{ToPeerAddress(sc.address), FindTsigKeyConfig(config, sc.key),
                                  sc.notify});
     }
     if (peers.empty()) continue;

@@ -286,9 +286,7 @@ void Server::Reload() {
 }
 
 std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
-  if (!z.primary_key) return std::nullopt;
-  const TsigKey* k = FindTsigKey(store_->keys(), z.primary_key->view());
-  return k ? std::optional<TsigKey>(*k) : std::nullopt;
+  return FindTsigKeyConfig(config_, z.primary_key);
 }
 
 void Server::SyncUpstreams() {

@@ -26,17 +26,12 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
     const Config& config, const ZoneStore* previous) {
   auto store = std::make_shared<ZoneStore>();
   for (const TsigKeyConfig& k : config.keys) {
-    // The config already decoded and checked the secret.
-    TsigKey tk;
-    tk.name = k.name;
-    auto alg = ParseTsigAlgorithm(k.algorithm);
-    if (!alg) {
+    std::optional<TsigKey> key = TsigKeyFromConfig(k);
+    if (!key) {
       return absl::InvalidArgumentError(fmt::format("key {}: unknown algorithm {}",
                                                     k.name.ToText(), k.algorithm));
     }
-    tk.algorithm = *alg;
-    tk.secret.assign(k.secret.begin(), k.secret.end());
-    store->keys_.push_back(std::move(tk));
+    store->keys_.push_back(std::move(*key));
   }
   for (const ZoneConfig& z : config.zones) {
     TransferPolicy policy;
