@@ -13,6 +13,16 @@
 namespace xfr {
 namespace {
 
+// Encodes `t` and appends it as the message's last record (ARCOUNT + 1).
+absl::Status AppendTsig(std::vector<uint8_t>& message, const TsigRecord& t) {
+  std::vector<uint8_t> rr;
+  WireWriter w(rr);
+  WriteTsigRecord(w, t);
+  if (!w.ok()) return absl::InternalError("TSIG RR does not fit");
+  AppendTsigRecord(message, Bytes(rr.data(), rr.size()));
+  return absl::OkStatus();
+}
+
 // Time Signed is a 48-bit count of seconds since the epoch (§4.2).
 constexpr uint64_t kMaxTime48 = (uint64_t{1} << 48) - 1;
 
@@ -190,11 +200,7 @@ absl::StatusOr<std::vector<uint8_t>> SignTsigQuery(const TsigKey& key,
       !s.ok()) {
     return s;
   }
-  std::vector<uint8_t> rr;
-  WireWriter w(rr);
-  WriteTsigRecord(w, t);
-  if (!w.ok()) return absl::InternalError("TSIG RR does not fit");
-  AppendTsigRecord(query, Bytes(rr.data(), rr.size()));
+  if (absl::Status st = AppendTsig(query, t); !st.ok()) return st;
   return std::move(t.mac);
 }
 
@@ -428,12 +434,7 @@ absl::Status AppendTsigErrorAnswer(const TsigRequestCheck& check,
       return s;
     }
   }
-  std::vector<uint8_t> rr;
-  WireWriter w(rr);
-  WriteTsigRecord(w, t);
-  if (!w.ok()) return absl::InternalError("TSIG RR does not fit");
-  AppendTsigRecord(answer, Bytes(rr.data(), rr.size()));
-  return absl::OkStatus();
+  return AppendTsig(answer, t);
 }
 
 absl::StatusOr<TsigStreamSigner> TsigStreamSigner::Create(const TsigKey& key,

@@ -49,14 +49,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "core/diff.h"
+#include "core/crc32c.h"
 #include "core/name.h"
 #include "core/zone.h"
 
 namespace xfr {
 
-// CRC32C (Castagnoli, as iSCSI and ext4 use), hardware-assisted on x86-64
-// with SSE4.2. `crc` chains calls: Crc32c(b, Crc32c(a)) == Crc32c(a + b).
-uint32_t Crc32c(Bytes data, uint32_t crc = 0);
 
 // The file stem for `zone`: the name lower-cased (names compare ignoring
 // case), labels joined by '.', every byte outside [a-z0-9-] (a '.' inside a
