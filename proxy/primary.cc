@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/transfer.h"
 #include "core/tsig.h"
 #include "proxy/log.h"
 #include "proxy/transfer_stream.h"
@@ -264,8 +265,10 @@ bool PrimaryResponder::TransferAllowed(Request& req, const LiveZone& zone) {
 Reply PrimaryResponder::Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
                                  const std::vector<EncodedMessage>* messages) {
   const Message& m = req.msg;
-  std::vector<uint8_t> question(req.wire.begin() + kHeaderSize,
-                                req.wire.begin() + static_cast<ptrdiff_t>(m.question_end));
+  // The question as the client spelled it, but re-encoded: its bytes may
+  // hold a compression pointer (legal in a query), and copied raw they
+  // would change the length the shared body's pointers were computed for.
+  std::vector<uint8_t> question = EncodeQuestion(m.questions[0]);
   std::vector<uint8_t> opt;
   if (m.edns) opt = EncodeOpt(ResponseEdns(m, req.expire));
   std::optional<TsigStreamSigner> signer;
