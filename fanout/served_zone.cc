@@ -49,9 +49,11 @@ namespace {
 absl::StatusOr<std::shared_ptr<const ServedZone>> Encode(
     std::shared_ptr<const ZoneVersion> version,
     std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
-    const PublishOptions& options) {
+    const PublishOptions& options, const ViewSource& source) {
   auto z = std::make_shared<ServedZone>();
   z->version = version;
+  z->policy = source.policy;
+  z->upstream = source.rewritten ? source.upstream : version;
   z->refreshed_at = now;
   z->expire_seconds = version->soa_fields().expire;
   z->never_expires = options.never_expires;
@@ -85,7 +87,7 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> Encode(
 absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
     std::shared_ptr<const ZoneVersion> version, const ServedZone* previous,
     std::shared_ptr<const ZoneDiff> diff, absl::Time now,
-    const PublishOptions& options) {
+    const PublishOptions& options, const ViewSource& source) {
   std::vector<std::shared_ptr<const ZoneDiff>> journal;
   if (previous != nullptr && diff != nullptr && options.max_diffs > 0) {
     if (diff->from() != previous->serial() || diff->to() != version->serial()) {
@@ -97,13 +99,13 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
     journal = previous->journal;
     journal.push_back(diff);
   }
-  return Encode(std::move(version), std::move(journal), now, options);
+  return Encode(std::move(version), std::move(journal), now, options, source);
 }
 
 absl::StatusOr<std::shared_ptr<const ServedZone>> RestoreServedZone(
     std::shared_ptr<const ZoneVersion> version,
     std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
-    const PublishOptions& options) {
+    const PublishOptions& options, const ViewSource& source) {
   // The diffs must chain into the version, or IXFR answers would lie.
   for (size_t i = 0; i < journal.size(); ++i) {
     Serial to = i + 1 < journal.size() ? journal[i + 1]->from() : version->serial();
@@ -114,7 +116,7 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> RestoreServedZone(
     }
   }
   if (options.max_diffs == 0) journal.clear();
-  return Encode(std::move(version), std::move(journal), now, options);
+  return Encode(std::move(version), std::move(journal), now, options, source);
 }
 
 }  // namespace xfr

@@ -18,8 +18,20 @@
 
 namespace xfr {
 
+struct RewritePolicy;  // fanout/rewrite.h
+
 struct ServedZone {
+  // What is served: the primary's data, rewritten when the zone has a
+  // `proxied` policy (DESIGN.md "Rewrite: proxied records").
   std::shared_ptr<const ZoneVersion> version;
+  // The primary's version `version` was made from: `version` itself without
+  // a policy. Null when unknown (a rewritten view restored from state-dir):
+  // the next transfer from the primary is then an AXFR, since an IXFR needs
+  // the primary's records as its base.
+  std::shared_ptr<const ZoneVersion> upstream;
+  // The policy `version` was rewritten with; null without one. A new version
+  // is rewritten incrementally only under the same policy.
+  std::shared_ptr<const RewritePolicy> policy;
   // The AXFR answer (also sent, with the client's IXFR question, as the
   // AXFR-style answer to an IXFR from an unknown serial: RFC 1995 §4).
   std::vector<EncodedMessage> axfr;
@@ -47,6 +59,14 @@ struct ServedZone {
   const std::vector<EncodedMessage>* FindIxfr(Serial from) const;
 };
 
+// Where a view comes from (see ServedZone::upstream and ::policy). By
+// default the served version is the primary's data itself.
+struct ViewSource {
+  bool rewritten = false;
+  std::shared_ptr<const ZoneVersion> upstream;  // when rewritten; may be null
+  std::shared_ptr<const RewritePolicy> policy;  // when rewritten
+};
+
 struct PublishOptions {
   size_t max_diffs = 100;
   size_t max_message_size = kDefaultTransferMessageSize;
@@ -59,7 +79,7 @@ struct PublishOptions {
 absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
     std::shared_ptr<const ZoneVersion> version, const ServedZone* previous,
     std::shared_ptr<const ZoneDiff> diff, absl::Time now,
-    const PublishOptions& options = {});
+    const PublishOptions& options = {}, const ViewSource& source = {});
 
 // Builds the snapshot for a version and journal read back from state-dir
 // (proxy/state_store.h), so IXFR from persisted serials works at once after
@@ -67,7 +87,7 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> BuildServedZone(
 absl::StatusOr<std::shared_ptr<const ServedZone>> RestoreServedZone(
     std::shared_ptr<const ZoneVersion> version,
     std::vector<std::shared_ptr<const ZoneDiff>> journal, absl::Time now,
-    const PublishOptions& options = {});
+    const PublishOptions& options = {}, const ViewSource& source = {});
 
 // The records of a condensed IXFR answer (RFC 1995 §4): current SOA, then
 // the old SOA and the deletions, the new SOA and the additions, and the

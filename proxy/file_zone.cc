@@ -3,6 +3,7 @@
 #include "core/diff.h"
 #include "core/zonefile.h"
 #include "fmt/format.h"
+#include "proxy/served_view.h"
 
 namespace xfr {
 
@@ -18,25 +19,29 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> LoadFileZone(
     return absl::InvalidArgumentError(
         fmt::format("{}: {}", zone.file, std::string(version.status().message())));
   }
-  PublishOptions publish;
-  publish.max_diffs = zone.journal_max_diffs;
-  std::shared_ptr<const ZoneDiff> diff;
+  auto policy = MakeRewritePolicy(zone.proxied);
   if (current) {
-    const ZoneVersion& old = *current->version;
-    if (old == **version) return current;
-    if (!(old.serial() < (*version)->serial())) {
+    if (current->serial() == (*version)->serial()) {
+      // Re-read at the same serial: unchanged, or edited without a serial
+      // increase (a policy change alone waits for the next serial).
+      if (auto same = SameSerialView(current, *version, policy, opts)) return same;
+    }
+    if (!(current->serial() < (*version)->serial())) {
       return absl::FailedPreconditionError(fmt::format(
           "{}: zone {} changed but its SOA serial went from {} to {}, which "
           "is not an increase (RFC 1982); keeping serial {}",
-          zone.file, zone.name.ToText(), old.serial().ToString(),
-          (*version)->serial().ToString(), old.serial().ToString()));
+          zone.file, zone.name.ToText(), current->serial().ToString(),
+          (*version)->serial().ToString(), current->serial().ToString()));
     }
-    diff = std::make_shared<const ZoneDiff>(ComputeDiff(old, **version));
   }
+  PublishOptions publish;
+  publish.max_diffs = zone.journal_max_diffs;
   // A master file is its own primary: the data never expires (RFC 7314 §4
   // has such a server answer with its SOA EXPIRE).
   publish.never_expires = true;
-  return BuildServedZone(*version, current.get(), diff, now, publish);
+  auto view = MakeServedView(zone.name, *version, current.get(), policy, now, publish, opts);
+  if (!view.ok()) return view.status();
+  return std::move(view->served);
 }
 
 }  // namespace xfr

@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -105,13 +106,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   limits.write_timeout = config.limits.tcp_write_timeout;
   limits.max_concurrent_transfers = config.limits.max_concurrent_transfers;
   s->limiter_ = std::make_unique<ConnectionLimiter>(limits);
-  // Parts of the configuration this build does not act on yet are named,
-  // so nobody believes they are in force.
-  for (const ZoneConfig& z : config.zones) {
-    if (z.proxied) {
-      LogWarning("zone {}: proxied names are not rewritten yet", z.name.ToText());
-    }
-  }
   if (!config.state_dir.empty()) {
     auto state = StateStore::Open(config.state_dir);
     if (!state.ok()) return state.status();
@@ -156,6 +150,9 @@ void Server::LoadFileZones() {
       continue;
     }
     if (*loaded == current) continue;
+    // The same serial again is a restored view learning its file's data,
+    // not a change: nothing to persist, nobody waits for it.
+    bool changed = !current || current->serial() != (*loaded)->serial();
     entry->Publish(*loaded);
     const ServedZone& sz = **loaded;
     LogInfo("zone {}: serving serial {} ({} records, {} AXFR messages, {} journal diffs)",
@@ -165,7 +162,7 @@ void Server::LoadFileZones() {
     if (current && !sz.journal.empty() && sz.journal.back()->from() == current->serial()) {
       diff = sz.journal.back();
     }
-    Published(z.name, sz, diff, /*changed=*/true);
+    Published(z.name, sz, diff, changed);
   }
 }
 
@@ -390,6 +387,11 @@ void Server::Persist(const Name& zone, const ServedZone& z,
   absl::Time at = absl::Now();
   uint32_t expire = z.version->soa_fields().expire;
   if (LiveZone* e = store_->Find(zone)) expire = e->ExpireRemaining(z, at);
+  // The marker goes down before a rewritten view is written and comes off
+  // only after a plain one is: a crash in between costs one AXFR, never an
+  // IXFR applied to edge addresses.
+  bool rewritten = z.policy != nullptr;
+  if (rewritten) MarkRewritten(zone, true);
   absl::Status st;
   if (diff) {
     // A change costs about its own size on disk, not the zone's.
@@ -411,6 +413,35 @@ void Server::Persist(const Name& zone, const ServedZone& z,
   if (!st.ok()) {
     LogError("zone {}: state-dir: {} (serving continues; a restart would fall back to "
              "the last saved version)", zone.ToText(), std::string(st.message()));
+  } else if (!rewritten) {
+    MarkRewritten(zone, false);
+  }
+}
+
+std::string Server::RewrittenMarkerPath(const Name& zone) const {
+  return fmt::format("{}/{}.rewritten", state_->dir(), ZoneFileStem(zone));
+}
+
+void Server::MarkRewritten(const Name& zone, bool on) {
+  // What state-dir holds for a zone with a `proxied` policy is the
+  // rewritten view, not the primary's data: an empty file next to the
+  // snapshot says so, so that a restart asks the primary for an AXFR instead
+  // of an IXFR on top of edge addresses.
+  std::string path = RewrittenMarkerPath(zone);
+  if (on) {
+    if (::access(path.c_str(), F_OK) == 0) return;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      LogError("zone {}: state-dir: {}: {}", zone.ToText(), path, std::strerror(errno));
+      return;
+    }
+    ::close(fd);
+    if (int dfd = ::open(state_->dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    LogError("zone {}: state-dir: {}: {}", zone.ToText(), path, std::strerror(errno));
   }
 }
 
@@ -430,7 +461,16 @@ void Server::RestoreZones() {
     PublishOptions opts;
     opts.max_diffs = z.journal_max_diffs;
     opts.never_expires = z.has_file();
-    auto served = RestoreServedZone(lz.version, std::move(lz.journal), lz.refreshed_at, opts);
+    // A rewritten view is served as saved; the primary's data behind it is
+    // learnt again with the next transfer (see MarkRewritten).
+    ViewSource source;
+    if (::access(RewrittenMarkerPath(z.name).c_str(), F_OK) == 0) {
+      source.rewritten = true;
+      LogInfo("zone {}: state-dir holds a rewritten view; the next transfer from the primary "
+              "is an AXFR", z.name.ToText());
+    }
+    auto served =
+        RestoreServedZone(lz.version, std::move(lz.journal), lz.refreshed_at, opts, source);
     if (!served.ok()) {
       LogError("zone {}: state-dir journal unusable, starting without it: {}", z.name.ToText(),
                std::string(served.status().message()));

@@ -59,6 +59,8 @@ class Server {
   // Serves every zone's persisted version and journal at once (state-dir).
   void RestoreZones();
   void Persist(const Name& zone, const ServedZone& z, std::shared_ptr<const ZoneDiff> diff);
+  std::string RewrittenMarkerPath(const Name& zone) const;
+  void MarkRewritten(const Name& zone, bool on);
   void AttachPeers();
   // Per-peer NOTIFY state for /peers, read on the owner's thread.
   std::vector<PeerReport> PeerReports(const LiveZone& zone);

@@ -15,6 +15,7 @@
 #include "core/xfr_ingest.h"
 #include "fmt/format.h"
 #include "proxy/log.h"
+#include "proxy/served_view.h"
 #include "proxy/socket.h"
 
 namespace xfr {
@@ -215,7 +216,8 @@ class UpstreamZone::Transfer : public Exchange {
     addr_len_ = to.ToSockaddr(addr_);
     uint16_t id = RandomId();
     RRType type = ixfr_ ? RRType::kIXFR : RRType::kAXFR;
-    std::shared_ptr<const ZoneVersion> ours = current ? current->version : nullptr;
+    // An IXFR's base is the primary's data, not our rewritten view of it.
+    std::shared_ptr<const ZoneVersion> ours = current ? current->upstream : nullptr;
     std::vector<uint8_t> q = BuildUpstreamQuery(id, zone_->config_.name, type, ours.get());
     IngestOptions opts;
     opts.max_records = zone_->config_.max_records;
@@ -522,7 +524,10 @@ void UpstreamZone::DecideAfterSoa() {
 void UpstreamZone::NextCandidate() {
   if (next_candidate_ < candidates_.size()) {
     size_t p = candidates_[next_candidate_++];
-    StartTransfer(p, Current() != nullptr);
+    // IXFR needs the primary's version we hold; a rewritten view restored
+    // from state-dir does not know it, so that zone asks for an AXFR once.
+    std::shared_ptr<const ServedZone> cur = Current();
+    StartTransfer(p, cur != nullptr && cur->upstream != nullptr);
     return;
   }
   Failed("no primary gave a usable transfer");
@@ -584,25 +589,26 @@ void UpstreamZone::OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_
     Succeeded(r->expire);
     return;
   }
-  std::shared_ptr<const ZoneDiff> diff;
-  // The journal holds exact diffs between the versions we served, whatever
-  // the primary sent (an AXFR, or a chain of lenient IXFR diffs).
-  if (cur) diff = std::make_shared<const ZoneDiff>(ComputeDiff(*cur->version, *next));
+  BuildOptions build;
+  build.max_records = config_.max_records;
   PublishOptions opts;
   opts.max_diffs = config_.journal_max_diffs;
-  auto served = BuildServedZone(next, cur.get(), diff, loop_.Now(), opts);
-  if (!served.ok()) {
+  auto view = MakeServedView(config_.name, next, cur.get(), MakeRewritePolicy(config_.proxied),
+                             loop_.Now(), opts, build);
+  if (!view.ok()) {
     stats_.upstream_transfer_failures.Add();
-    Failed(fmt::format("encoding serial {}: {}", next->serial().ToString(),
-                       std::string(served.status().message())));
+    Failed(fmt::format("serving serial {}: {}", next->serial().ToString(),
+                       std::string(view.status().message())));
     return;
   }
+  std::shared_ptr<const ServedZone> served = std::move(view->served);
+  std::shared_ptr<const ZoneDiff> diff = std::move(view->diff);
   LiveZone* e = entry_();
   if (e == nullptr) {
     Failed("zone removed from the configuration");
     return;
   }
-  e->Publish(*served);
+  e->Publish(served);
   stats_.upstream_transfers.Add();
   (r->kind == IngestResult::kIncremental ? stats_.upstream_ixfr : stats_.upstream_axfr).Add();
   LogInfo("zone {}: serial {} -> {} by {} from {} ({} records, {} messages)",
@@ -611,7 +617,7 @@ void UpstreamZone::OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_
           r->kind == IngestResult::kIncremental ? "IXFR" : (was_ixfr ? "AXFR-style IXFR" : "AXFR"),
           from.ToString(), r->records, r->messages);
   Succeeded(r->expire, /*transferred=*/true);
-  if (published_) published_(*served, diff);
+  if (published_) published_(served, diff);
 }
 
 void UpstreamZone::Succeeded(std::optional<uint32_t> expire_option, bool transferred) {

@@ -52,7 +52,7 @@ import threading
 import time
 
 import xfrtest
-from xfrproxy_run import XfrProxy
+from xfrproxy_run import XfrProxy, proxied_yaml
 from xfrproxy_run import (A, AAAA, ANY_CLASS, AXFR, IN, IXFR, NS, OPT, SOA, TSIG, TXT,
                           EDNS_EXPIRE, WireError, encode_name, parse_message, read_name)
 
@@ -692,6 +692,8 @@ class UpstreamProxy(XfrProxy):
                 out.append("    notify-from: [" + ", ".join(f'"{c}"' for c in z["notify_from"]) + "]")
             if z.get("max_records"):
                 out.append(f"    max-records: {z['max_records']}")
+            if z.get("proxied"):
+                out += proxied_yaml(z["proxied"])
         limits = {"upstream-query-timeout": "1s", "upstream-connect-timeout": "2s",
                   "upstream-idle-timeout": "2s", **self.limits}
         out.append("limits:")

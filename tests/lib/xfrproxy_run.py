@@ -53,6 +53,8 @@ class ProxyZone:
     # dicts with "address" and optionally "key" / "notify", as in the YAML.
     secondaries: List[dict] = field(default_factory=list)
     max_diffs: Optional[int] = None
+    # A rewrite policy as in the YAML: names, edge-v4, edge-v6, ttl.
+    proxied: Optional[dict] = None
 
     @property
     def file_name(self):
@@ -78,6 +80,18 @@ class ProxyKey:
 
 def _yaml_list(items):
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def proxied_yaml(policy, indent="    "):
+    """The `proxied:` block of a zone from a dict with keys names, edge-v4,
+    edge-v6 and ttl (any may be left out)."""
+    out = [f"{indent}proxied:"]
+    for key in ("names", "edge-v4", "edge-v6"):
+        if key in policy:
+            out.append(f"{indent}  {key}: {_yaml_list(policy[key])}")
+    if "ttl" in policy:
+        out.append(f"{indent}  ttl: {policy['ttl']}")
+    return out
 
 
 class XfrProxy:
@@ -123,6 +137,8 @@ class XfrProxy:
                     out.append(f"      - {{{fields}}}")
             if z.max_diffs is not None:
                 out.append(f"    journal: {{max-diffs: {z.max_diffs}}}")
+            if z.proxied is not None:
+                out += proxied_yaml(z.proxied)
         return "\n".join(out) + "\n" + self.extra
 
     def write_zone(self, zone, text):
