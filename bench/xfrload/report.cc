@@ -29,6 +29,64 @@ std::string JsonString(std::string_view s) {
   return out + "\"";
 }
 
+std::string SerialText(const std::optional<uint32_t>& s) {
+  return s ? std::to_string(*s) : "none";
+}
+
+std::string NotifyText(const NotifySummary& n) {
+  std::string out = fmt::format(
+      "  notify: listening from {}  NOTIFYs {} (duplicates {}, rejected {})  checks {} "
+      "(rechecks {}, SOA retries {})\n",
+      n.listen, n.received, n.duplicates, n.rejected, n.checks, n.rechecks, n.soa_retries);
+  if (n.round_serial) {
+    out += fmt::format("  fan-out of serial {}: {} notified, first {:.3f} s into the run, "
+                       "spread {:.3f} ms; ",
+                       *n.round_serial, n.notified, n.first_notify_s, n.spread_ms);
+    out += n.converged_ms
+               ? fmt::format("all held it {:.3f} ms after the first NOTIFY\n", *n.converged_ms)
+               : std::string("not every secondary holds it\n");
+  }
+  out += fmt::format("  transfers applied: incremental {} full {}  up to date {}\n",
+                     n.incremental, n.full, n.up_to_date);
+  if (n.expect_serial) {
+    out += fmt::format("  expected serial {}: held by {}", *n.expect_serial, n.expect_holders);
+    out += n.expect_reached_s ? fmt::format(", all at {:.3f} s into the run\n", *n.expect_reached_s)
+                              : std::string(", not by all\n");
+  }
+  out += "  serials held:";
+  size_t shown = 0;
+  for (const auto& [serial, count] : n.serials) {
+    if (++shown > 8) {
+      out += fmt::format(" ... ({} more)", n.serials.size() - 8);
+      break;
+    }
+    out += fmt::format(" {} x{}", SerialText(serial), count);
+  }
+  return out + "\n";
+}
+
+std::string NotifyJson(const NotifySummary& n) {
+  auto opt = [](const auto& v) { return v ? fmt::format("{}", *v) : std::string("null"); };
+  std::string serials;
+  for (const auto& [serial, count] : n.serials) {
+    if (!serials.empty()) serials += ", ";
+    serials += fmt::format("{{\"serial\": {}, \"secondaries\": {}}}", opt(serial), count);
+  }
+  return fmt::format(
+      "{{\"listen\": {}, \"received\": {}, \"duplicates\": {}, \"rejected\": {}, "
+      "\"checks\": {}, \"rechecks\": {}, \"soa_retries\": {}, \"incremental\": {}, "
+      "\"full\": {}, \"up_to_date\": {}, \"round_serial\": {}, \"notified\": {}, "
+      "\"first_notify_s\": {:.6f}, \"spread_ms\": {:.3f}, \"converged_ms\": {}, "
+      "\"expect_serial\": {}, \"expect_reached_s\": {}, \"expect_holders\": {}, "
+      "\"serials\": [{}]}}",
+      JsonString(n.listen), n.received, n.duplicates, n.rejected, n.checks, n.rechecks,
+      n.soa_retries, n.incremental, n.full, n.up_to_date, opt(n.round_serial), n.notified,
+      n.first_notify_s, n.spread_ms,
+      n.converged_ms ? fmt::format("{:.3f}", *n.converged_ms) : "null", opt(n.expect_serial),
+      n.expect_reached_s ? fmt::format("{:.6f}", *n.expect_reached_s) : "null",
+      n.expect_holders, serials);
+}
+
 }  // namespace
 
 double LatencyRecorder::PercentileMs(double q) {
@@ -50,6 +108,41 @@ void ProcessCpu(double& user_s, double& system_s) {
   getrusage(RUSAGE_SELF, &ru);
   user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
   system_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
+}
+
+void ThreadCpu(double& user_s, double& system_s) {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  user_s = static_cast<double>(ru.ru_utime.tv_sec) + ru.ru_utime.tv_usec / 1e6;
+  system_s = static_cast<double>(ru.ru_stime.tv_sec) + ru.ru_stime.tv_usec / 1e6;
+}
+
+void LoadReport::Merge(const LoadReport& o) {
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    KindStats& a = kinds[k];
+    const KindStats& b = o.kinds[k];
+    a.started += b.started;
+    a.completed += b.completed;
+    a.failed += b.failed;
+    a.records += b.records;
+    a.bytes += b.bytes;
+    a.messages += b.messages;
+    a.soa_only += b.soa_only;
+    a.incremental += b.incremental;
+    a.full += b.full;
+    a.zone_records_min = std::min(a.zone_records_min, b.zone_records_min);
+    a.zone_records_max = std::max(a.zone_records_max, b.zone_records_max);
+    a.latency.Merge(b.latency);
+  }
+  for (size_t e = 0; e < errors.size(); ++e) errors[e] += o.errors[e];
+  if (first_error.empty()) first_error = o.first_error;
+  late_answers += o.late_answers;
+  connections += o.connections;
+  abandoned += o.abandoned;
+  tcp_buffers_small += o.tcp_buffers_small;
+  tcp_buffers_large += o.tcp_buffers_large;
+  cpu_user_s += o.cpu_user_s;
+  cpu_system_s += o.cpu_system_s;
 }
 
 uint64_t LoadReport::TotalErrors() const {
@@ -108,8 +201,12 @@ std::string LoadReport::ToText() {
     }
     out += fmt::format("\n  first error: {}\n", first_error);
   }
-  out += fmt::format("  cpu user {:.3f} s system {:.3f} s  tcp connections {}\n",
-                     cpu_user_s, cpu_system_s, connections);
+  if (notify.enabled) out += NotifyText(notify);
+  if (abandoned > 0) out += fmt::format("  abandoned in flight at the end: {}\n", abandoned);
+  out += fmt::format("  cpu user {:.3f} s system {:.3f} s ({} thread{})  tcp connections {}"
+                     "  buffers {} small {} large\n",
+                     cpu_user_s, cpu_system_s, threads, threads == 1 ? "" : "s", connections,
+                     tcp_buffers_small, tcp_buffers_large);
   return out;
 }
 
@@ -157,7 +254,8 @@ std::string LoadReport::ToJson() {
       "\"transfers\": {}, \"transfers_per_s\": {:.3f}, \"records\": {}, "
       "\"records_per_s\": {:.1f}, \"bytes\": {}, \"bytes_per_s\": {:.1f}, "
       "\"latency_ms\": {}, \"by_kind\": {{{}}}, \"cpu_user_s\": {:.3f}, "
-      "\"cpu_system_s\": {:.3f}}}\n",
+      "\"cpu_system_s\": {:.3f}, \"threads\": {}, \"abandoned\": {}, "
+      "\"tcp_buffers_small\": {}, \"tcp_buffers_large\": {}, \"notify\": {}}}\n",
       JsonString(mode), JsonString(target), JsonString(zone), secondaries,
       concurrency, fresh_connections ? "true" : "false", base_serial, started, done,
       TotalErrors(), errs, JsonString(first_error), late_answers, connections,
@@ -165,7 +263,8 @@ std::string LoadReport::ToJson() {
       transfers, Rate(static_cast<double>(transfers), elapsed), records,
       Rate(static_cast<double>(records), elapsed), bytes,
       Rate(static_cast<double>(bytes), elapsed), latency(all), by_kind, cpu_user_s,
-      cpu_system_s);
+      cpu_system_s, threads, abandoned, tcp_buffers_small, tcp_buffers_large,
+      notify.enabled ? NotifyJson(notify) : "null");
 }
 
 }  // namespace xfr::load

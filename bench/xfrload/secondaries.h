@@ -1,95 +1,85 @@
 // The secondaries mode of xfrload: N simulated secondaries, each with its
-// own serial, polling SOA over UDP or transferring with IXFR/AXFR over TCP
-// against one server, C requests in flight at once, on one io_uring.
+// own serial, against one server. In the polling modes they ask SOA over
+// UDP or transfer with IXFR/AXFR over TCP, C requests in flight at once; with
+// --listen-notify each listens on its own address and reacts to NOTIFY like a
+// real secondary (answer, SOA check, IXFR from its serial, take the new
+// serial). Every answer is verified (verifier.h).
 //
-// Everything runs on one EventLoop: UDP answers arrive through a multishot
-// receive with provided buffers and are matched to their request by ID;
-// each TCP connection has one receive armed at a time into a buffer taken
-// from a pool only while a transfer is in progress (an idle pipelined
-// connection waits on a few bytes of scratch, so thousands of idle
-// secondaries cost no buffers). No thread per connection, no blocking call
-// in the loop.
+// The work is split over --threads event loops (secondaries_shard.h), each
+// on its own thread and io_uring with a contiguous slice of the
+// secondaries. Within a loop nothing blocks and nothing costs a thread per
+// peer: UDP answers and NOTIFYs arrive through multishot receives on shared
+// provided buffers (one socket per NOTIFY address), each TCP connection has
+// one receive armed into a buffer borrowed from a pool only while a
+// transfer is in progress (secondaries_tcp.h). Per idle secondary that is
+// about 100 bytes here, one UDP socket in kNotify mode, and nothing else.
 //
-// A later mode (--listen-notify) makes each secondary react to NOTIFY; the
-// hooks for it are the per-secondary state (serial, connection) and
-// Issue(), which any event can call for one secondary.
+// Embedding (xfrproxy demo):
+//
+//   auto load = SecondariesLoad::Create(options);   // sockets bound, checked
+//   std::thread t([&] { report = (*load)->Run(); });  // blocks until done
+//   ... (*load)->Snapshot() from any thread, at any time ...
+//   (*load)->Stop();  t.join();                       // from any thread
+//
+// Create() does everything that can fail for a reason the user can fix
+// (option values, the open-file limit, binding the NOTIFY addresses, the
+// server's current serial, io_uring support) and starts nothing. Run() must
+// be called once; it runs the first loop on the calling thread and the
+// others on threads of its own. Stop() is thread-safe (not async-signal-
+// safe: from a signal, use a thread that waits on the signal) and may come
+// before Run(); Run() then returns at once.
 #pragma once
 
-#include <deque>
-#include <list>
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "bench/xfrload/options.h"
 #include "bench/xfrload/report.h"
-#include "bench/xfrload/verifier.h"
-#include "proxy/event_loop.h"
+#include "bench/xfrload/secondaries_stats.h"
 
 namespace xfr::load {
+
+class Shard;
 
 class SecondariesLoad {
  public:
   static absl::StatusOr<std::unique_ptr<SecondariesLoad>> Create(
       SecondariesOptions options);
   ~SecondariesLoad();
+  SecondariesLoad(const SecondariesLoad&) = delete;
+  SecondariesLoad& operator=(const SecondariesLoad&) = delete;
 
   // Runs until the request count or the duration is reached and every
-  // request in flight has finished or timed out.
+  // request in flight has finished or timed out (polling modes), or until
+  // every secondary holds --expect-serial or the duration passed (kNotify),
+  // or until Stop().
   LoadReport Run();
+  // Ends Run() soon from any thread; requests in flight are abandoned.
+  void Stop();
+  // The live figures, from any thread, before, during or after Run().
+  SecondariesSnapshot Snapshot() const;
+
+  const SecondariesOptions& options() const { return options_; }
 
  private:
-  struct Secondary;
-  struct Request;
-  class UdpChannel;
-  class TcpConnection;
-  friend class UdpChannel;
-  friend class TcpConnection;
-
   explicit SecondariesLoad(SecondariesOptions options);
   absl::Status Setup();
   // Learns the zone's current serial with one blocking SOA query, before
-  // the loop starts (the base of --serial-spread when --serial is absent).
+  // the loops start (the base of --serial-spread when --serial is absent).
   absl::StatusOr<Serial> QueryCurrentSerial();
-
-  void SchedulePump();
-  void Pump();
-  void Issue(Secondary& s);
-  bool Issuing() const;
-  // Sends a transfer request on the secondary's open connection, or on a
-  // new one.
-  void StartTcp(Request* r, bool allow_reuse);
-  TcpConnection* OpenConnection(Request* r);
-  // Ends a request, verified or failed, and frees the secondary for its
-  // next one.
-  void Finish(Request* r);
-  void FailRequest(Request* r, ErrorKind kind, std::string detail);
-  void Sweep();
-  void MaybeStop();
-
-  uint8_t* AcquireBuffer();
-  void ReleaseBuffer(uint8_t* b);
-  void Destroy(TcpConnection* c);
+  void FillNotifySummary(LoadReport& report, absl::Time start) const;
 
   SecondariesOptions options_;
-  std::unique_ptr<EventLoop> loop_;
-  std::vector<Secondary> secondaries_;
-  std::deque<Secondary*> idle_;
-  std::vector<std::unique_ptr<Request>> requests_;
-  std::vector<Request*> free_requests_;
-  std::vector<Request*> active_;
-  std::vector<std::unique_ptr<UdpChannel>> udp_;
-  std::list<std::unique_ptr<TcpConnection>> connections_;
-  std::vector<std::unique_ptr<uint8_t[]>> buffers_;
-  std::vector<uint8_t*> free_buffers_;
   Serial base_serial_;
-  uint64_t issued_ = 0;
-  uint16_t next_tcp_id_ = 1;
-  bool pump_scheduled_ = false;
-  bool stop_issuing_ = false;
-  absl::Time start_;
-  absl::Time end_issuing_ = absl::InfiniteFuture();
-  LoadReport report_;
+  std::unique_ptr<LiveStats> stats_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<bool> ran_{false};
 };
+
+// Raises the soft open-file limit to the hard one and fails, saying what
+// is needed and how to get it, when `needed` descriptors exceed it.
+absl::Status EnsureFileLimit(uint64_t needed, std::string_view what);
 
 }  // namespace xfr::load

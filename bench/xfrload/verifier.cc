@@ -28,6 +28,7 @@ std::string_view ErrorKindName(ErrorKind k) {
     case ErrorKind::kStructure: return "structure";
     case ErrorKind::kTsig: return "tsig";
     case ErrorKind::kTruncated: return "truncated";
+    case ErrorKind::kUnconverged: return "unconverged";
   }
   return "?";
 }
@@ -87,6 +88,7 @@ absl::Status AnswerVerifier::Begin(QueryKind kind, const Name& zone,
   messages_ = 0;
   records_ = 0;
   done_ = false;
+  answer_rcode_ = Rcode::kNoError;
   error_.reset();
   detail_.clear();
   return absl::OkStatus();
@@ -211,6 +213,7 @@ AnswerVerifier::Step AnswerVerifier::Feed(Bytes message, absl::Time now) {
     }
   }
   if (m.rcode() != Rcode::kNoError) {
+    answer_rcode_ = m.rcode();
     return Failed(ErrorKind::kRcode, fmt::format("message {}: RCODE {}", messages_,
                                                  m.rcode().ToString()));
   }

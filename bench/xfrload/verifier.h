@@ -46,8 +46,11 @@ enum class ErrorKind : uint8_t {
   kStructure,   // SOA / AXFR / IXFR structure violated
   kTsig,        // a signed answer failed verification
   kTruncated,   // TC=1 on a UDP answer, or on a TCP message
+  // --expect-serial: a secondary still behind when the run ended (counted
+  // per secondary, not per request).
+  kUnconverged,
 };
-inline constexpr int kErrorKinds = 11;
+inline constexpr int kErrorKinds = 12;
 std::string_view ErrorKindName(ErrorKind k);
 
 // What an answer turned out to be.
@@ -85,6 +88,9 @@ class AnswerVerifier {
   bool done() const { return done_; }
   bool failed() const { return error_.has_value(); }
   ErrorKind error_kind() const { return error_ ? *error_ : ErrorKind::kIo; }
+  // The RCODE of an answer that failed with kRcode (IXFR refused: NOTIMP,
+  // REFUSED or FORMERR make a secondary fall back to AXFR).
+  Rcode answer_rcode() const { return answer_rcode_; }
   const std::string& error_detail() const { return detail_; }
 
   uint64_t messages() const { return messages_; }
@@ -125,6 +131,7 @@ class AnswerVerifier {
   uint64_t messages_ = 0;
   uint64_t records_ = 0;
   bool done_ = false;
+  Rcode answer_rcode_ = Rcode::kNoError;
   std::optional<ErrorKind> error_;
   std::string detail_;
 };
