@@ -28,6 +28,10 @@ class TransferStream {
   virtual size_t Next(std::vector<iovec>& iov) = 0;
   // The parts handed out so far have been sent; their scratch can go.
   virtual void Release() = 0;
+  // True when the connection must be closed once the stream has ended and
+  // its parts are sent. Never for a real answer: xfrload's synthetic
+  // primary cuts transfers this way to test how clients take it.
+  virtual bool CloseAfter() const { return false; }
 };
 
 struct Reply {

@@ -278,6 +278,9 @@ class TcpServer::Connection : public CompletionTarget {
       Reply& r = out_.front();
       if (r.kind == Reply::Kind::kTransfer) {
         r.transfer->Release();
+        // Everything it handed out is sent: a FIN now follows the data,
+        // and the receive then sees EOF and closes the connection.
+        if (r.transfer->CloseAfter()) ::shutdown(fd_, SHUT_RDWR);
         server_.stats_.transfers_done.Add();
         if (holds_transfer_slot_) ReleaseTransferSlot();
       }
