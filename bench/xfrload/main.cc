@@ -1,11 +1,12 @@
-// xfrload: the load tool of DESIGN.md ("Command line"). Today one mode,
-// `secondaries`: N simulated secondaries against one server. The
-// synthetic-primary mode comes later.
+// xfrload: the load tool of DESIGN.md ("Command line"). Two modes:
+// `secondaries`, N simulated secondaries against one server, and
+// `primary`, a synthetic primary serving a changing zone (primary_cli.cc).
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "bench/xfrload/options.h"
+#include "bench/xfrload/primary_options.h"
 #include "bench/xfrload/secondaries.h"
 #include "core/ascii.h"
 
@@ -13,7 +14,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: xfrload secondaries --target ADDR:PORT --zone ZONE [options]\n"
-    "       xfrload secondaries --help\n";
+    "       xfrload primary --listen ADDR:PORT --zone ZONE [options]\n"
+    "       xfrload secondaries|primary --help\n";
 
 int RunSecondaries(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   std::string mode = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
   if (mode == "secondaries") return RunSecondaries(args);
+  if (mode == "primary") return xfr::load::RunPrimaryCommand(args);
   if (mode == "--help" || mode == "-h") {
     std::fputs(kUsage, stdout);
     return 0;
