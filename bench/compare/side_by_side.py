@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import primary_side  # noqa: E402  (loopback_limit)
 from side_by_side_servers import (ZONE, IxfrdistServer, KnotPrimary, KnotSecondary,  # noqa: E402
-                                  XfrproxyServer, cpu_seconds, peak_rss_bytes,
+                                  XfrproxyServer, CpuMeter, cpu_seconds, listen_drops, peak_rss_bytes,
                                   uncompressed_wire_size, xfrtest, zone_text)
 import side_by_side_report as report  # noqa: E402
 
@@ -45,6 +45,7 @@ class Bench:
         self.xfrproxy = os.path.join(args.build, "proxy", "xfrproxy")
         self.xfrload = os.path.join(args.build, "bench", "xfrload")
         self.threads = [int(t) for t in args.threads.split(",")]
+        self.knot_reuseport = [False] + ([True] if args.knotd_reuseport else [])
         self.size = SIZES["quick" if args.quick else "full"]
         self.size_name = "quick" if args.quick else "full"
         self.results = {}
@@ -55,7 +56,8 @@ class Bench:
         out = [XfrproxyServer(primary_port, self.xfrproxy, threads=t, secondaries=secondaries)
                for t in self.threads]
         if not proxies_only:
-            out += [IxfrdistServer(primary_port), KnotSecondary(primary_port, secondaries)]
+            out.append(IxfrdistServer(primary_port))
+            out += [KnotSecondary(primary_port, secondaries, reuseport=r) for r in self.knot_reuseport]
         return out
 
     @staticmethod
@@ -68,16 +70,20 @@ class Bench:
         server's CPU before and after (pid None: not measured)."""
         argv = [self.xfrload, "secondaries", "--target", f"127.0.0.1:{port}", "--zone", ZONE,
                 "--json", *map(str, args)]
-        cpu0 = cpu_seconds(pid) if pid else 0.0
+        meter = CpuMeter(pid) if pid else None
+        drops0 = listen_drops()
         t0 = time.monotonic()
         r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         wall = time.monotonic() - t0
-        cpu1 = cpu_seconds(pid) if pid else 0.0
+        cpu = meter.stop() if meter else dict(total=0.0, user=0.0, system=0.0)
+        drops = listen_drops() - drops0
         try:
             rep = json.loads(r.stdout)
         except json.JSONDecodeError as e:
             raise RuntimeError(f"xfrload exited {r.returncode}: {r.stderr[-2000:]}") from e
-        return dict(argv=argv, rc=r.returncode, rep=rep, cpu=cpu1 - cpu0, wall=wall)
+        return dict(argv=argv, rc=r.returncode, rep=rep, cpu=cpu["total"], cpu_user=cpu["user"],
+                    cpu_system=cpu["system"], wall=wall,
+                    listen_drops=drops)
 
     @staticmethod
     def transfer_figures(run):
@@ -91,9 +97,12 @@ class Bench:
             bytes=rep["bytes"], bytes_per_s=rep["bytes_per_s"],
             messages=xfr.get("messages"), incremental=xfr.get("incremental"), full=xfr.get("full"),
             latency_ms=rep["latency_ms"],
-            server_cpu_s=run["cpu"], server_cpu_ms_per_transfer=1000 * run["cpu"] / done,
+            server_cpu_s=run["cpu"], server_cpu_user_s=run["cpu_user"],
+            server_cpu_system_s=run["cpu_system"],
+            server_cpu_ms_per_transfer=1000 * run["cpu"] / done,
             server_cpu_ms_per_mb=1000 * run["cpu"] / mb,
             xfrload_cpu_s=rep["cpu_user_s"] + rep["cpu_system_s"],
+            listen_drops=run["listen_drops"],
             argv=" ".join(run["argv"]))
 
     def log(self, text):
@@ -196,6 +205,7 @@ class Bench:
                     rss = peak_rss_bytes(s.pid)
                     out[s.label] = dict(servable_s=seen - s.started_at, cpu_s=cpu,
                                         peak_rss_mib=rss / 2**20,
+                                        rss_mib=peak_rss_bytes(s.pid, "VmRSS") / 2**20,
                                         rss_per_axfr_byte=rss / axfr_bytes,
                                         rss_per_raw_byte=rss / raw_bytes)
                 finally:
@@ -276,6 +286,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--threads", default="2,1",
                     help="xfrproxy `threads:` values to run, the first one used for ratios")
+    ap.add_argument("--knotd-reuseport", action="store_true",
+                    help="also run knotd with tcp-reuseport: on")
     ap.add_argument("--json-out", help="result file (default BUILD/side_by_side.json)")
     args = ap.parse_args()
     bench = Bench(args)

@@ -26,9 +26,12 @@ TRANSFER_ROWS = [
     ("latency p50 / p99 / max (ms)", lambda f: "{:.1f} / {:.1f} / {:.1f}".format(
         f["latency_ms"]["p50"], f["latency_ms"]["p99"], f["latency_ms"]["max"]), None, False),
     ("server CPU (s)", lambda f: f["server_cpu_s"], ".3f", True),
+    ("of which user / system (s)", lambda f: "{:.2f} / {:.2f}".format(
+        f["server_cpu_user_s"], f["server_cpu_system_s"]), None, False),
     ("server CPU per transfer (ms)", lambda f: f["server_cpu_ms_per_transfer"], ".3f", True),
     ("server CPU per MB sent (ms)", lambda f: f["server_cpu_ms_per_mb"], ".2f", True),
     ("xfrload CPU user+sys (s)", lambda f: f["xfrload_cpu_s"], ".3f", True),
+    ("connections dropped at a full listen queue", lambda f: f["listen_drops"], "d", False),
 ]
 
 
@@ -80,6 +83,7 @@ def markdown(doc):
         for label, key, spec in (("start to serving the serial (s)", "servable_s", ".2f"),
                                  ("server CPU until then (s)", "cpu_s", ".2f"),
                                  ("peak RSS, VmHWM (MiB)", "peak_rss_mib", ".1f"),
+                                 ("RSS 1 s later, VmRSS (MiB)", "rss_mib", ".1f"),
                                  ("peak RSS / AXFR bytes", "rss_per_axfr_byte", ".2f"),
                                  ("peak RSS / uncompressed bytes", "rss_per_raw_byte", ".2f")):
             out.append(f"| {label} | " + " | ".join(_fmt(v[key], spec) for v in srv.values()) + " |")

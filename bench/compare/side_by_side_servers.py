@@ -21,17 +21,66 @@ ZONE = "example.com."
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid):
-    """utime + stime of a process, all its threads, in seconds."""
+def _stat_cpu(pid):
+    """(utime, stime) of a process, every thread, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    # fields[0] is field 3 (state): utime is field 14, stime 15.
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
 
 
-def peak_rss_bytes(pid):
+def _schedstat_cpu(pid):
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass  # the thread just ended
+    return total / 1e9
+
+
+class CpuMeter:
+    """CPU seconds a process spends between its creation and stop(),
+    every thread. /proc/PID/stat counts in clock ticks (10 ms), too coarse
+    for a run that costs the server 0.1 s; the per-thread schedstat counts
+    nanoseconds but forgets threads that end, so when the two disagree by
+    more than a few ticks the tick count is taken. User and system time
+    come from the ticks: on loopback, system time includes TCP work of the
+    receiving side that the kernel does in the sender's context."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.stat0 = _stat_cpu(pid)
+        self.sched0 = _schedstat_cpu(pid)
+
+    def stop(self):
+        u1, s1 = _stat_cpu(self.pid)
+        user, system = u1 - self.stat0[0], s1 - self.stat0[1]
+        sched = _schedstat_cpu(self.pid) - self.sched0
+        total = sched if abs(user + system - sched) <= 3 / TICK else user + system
+        return dict(total=total, user=user, system=system)
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, all its threads, in seconds."""
+    return sum(_stat_cpu(pid))
+
+
+def peak_rss_bytes(pid, field="VmHWM"):
+    """VmHWM (peak resident set) or VmRSS (now) of a process, in bytes."""
     with open(f"/proc/{pid}/status") as f:
-        m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
+        m = re.search(field + r":\s+(\d+) kB", f.read())
     return int(m.group(1)) * 1024
+
+
+def listen_drops():
+    """TcpExt ListenDrops from /proc/net/netstat: SYNs or completed
+    handshakes the kernel dropped because a listener's queue was full
+    (system-wide; the client retransmits its SYN after 1, 3, 7, 15... s)."""
+    with open("/proc/net/netstat") as f:
+        lines = [line.split() for line in f if line.startswith("TcpExt:")]
+    return int(dict(zip(lines[0][1:], lines[1][1:]))["ListenDrops"])
 
 
 # --- Zones -------------------------------------------------------------------
@@ -248,11 +297,14 @@ class KnotSecondary(UnderTest):
     or REFRESH, changes journalled and served as IXFR, NOTIFY sent to
     `secondaries`."""
     name = "knotd"
-    label = "knotd"
 
-    def __init__(self, primary_port, secondaries=()):
+    def __init__(self, primary_port, secondaries=(), reuseport=False):
         super().__init__(primary_port)
         self.secondaries = list(secondaries)
+        # tcp-reuseport: one listening socket (and accept queue) per TCP
+        # worker instead of one shared; off by default in Knot 3.2.
+        self.reuseport = reuseport
+        self.label = "knotd reuseport" if reuseport else "knotd"
 
     def argv(self):
         d = self.dir.path
@@ -261,6 +313,7 @@ class KnotSecondary(UnderTest):
             f'    rundir: "{d}"',
             f'    pidfile: "{d}/knot.pid"',
             f"    listen: 127.0.0.1@{self.port}",
+        ] + (["    tcp-reuseport: on"] if self.reuseport else []) + [
             "database:",
             f'    storage: "{d}/db"',
             "control:",
