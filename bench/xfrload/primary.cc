@@ -59,11 +59,12 @@ std::string PrimaryStats::ToJson() const {
       "{{\"serial\":{},\"versions\":{},\"records\":{},\"soa_queries\":{},\"axfr\":{},"
       "\"ixfr\":{},\"ixfr_full\":{},\"ixfr_current\":{},\"transfers\":{},"
       "\"transfers_done\":{},\"tcp_bytes\":{},\"notifies_sent\":{},\"notifies_acked\":{},"
-      "\"notify_give_ups\":{},\"faults\":{},\"generation_ms\":{:.1f},"
+      "\"notify_give_ups\":{},\"faults\":{},\"generation_ms\":{:.1f},\"encode_ms\":{:.1f},"
       "\"last_build_ms\":{:.1f},\"uptime_s\":{:.3f}}}",
       serial.value(), versions, records, soa_queries, axfr, ixfr, ixfr_full, ixfr_current,
       transfers(), transfers_done, tcp_bytes, notifies_sent, notifies_acked,
       notify_give_ups, faults, absl::ToDoubleMilliseconds(generation_time),
+      absl::ToDoubleMilliseconds(encode_time),
       absl::ToDoubleMilliseconds(last_build_time), absl::ToDoubleSeconds(uptime));
 }
 
@@ -130,12 +131,13 @@ absl::Status SyntheticPrimary::Start() {
   gen.retry = options_.retry;
   auto version = GenerateZone(gen);
   if (!version.ok()) return version.status();
+  generation_time_ = absl::Now() - start_time_;
   PublishOptions publish;
   publish.max_diffs = options_.journal;
   publish.never_expires = true;  // we are the primary: the data never expires
   auto served = BuildServedZone(*version, nullptr, nullptr, absl::Now(), publish);
   if (!served.ok()) return served.status();
-  generation_time_ = absl::Now() - start_time_;
+  encode_time_ = absl::Now() - start_time_ - generation_time_;
   live_->Publish(*served);
   PublishLiar(**served);
   serial_ = (*served)->serial().value();
@@ -306,8 +308,10 @@ absl::Status SyntheticPrimary::MakeVersion() {
   ChangeEvent ev;
   auto diff = std::make_shared<const ZoneDiff>(
       changer_.Next(*cur->version, options_.changes_per_version, &ev.counts));
+  absl::Time t1 = absl::Now();
   auto version = ApplyDiff(*cur->version, *diff);
   if (!version.ok()) return version.status();
+  ev.apply_time = absl::Now() - t1;
   PublishOptions publish;
   publish.max_diffs = options_.journal;
   publish.never_expires = true;
@@ -394,6 +398,7 @@ PrimaryStats SyntheticPrimary::Stats() const {
   s.notify_give_ups = notify_give_ups_.load(std::memory_order_relaxed);
   s.faults = counters_.faults.Get();
   s.generation_time = generation_time_;
+  s.encode_time = encode_time_;
   s.last_build_time = absl::Microseconds(last_build_us_.load());
   s.uptime = absl::Now() - start_time_;
   return s;

@@ -52,7 +52,8 @@ struct ChangeEvent {
   uint64_t version = 0;  // 1 for the first change after start
   ChangeCounts counts;
   size_t records = 0;
-  absl::Duration build_time;  // ApplyDiff + encoding the answers
+  absl::Duration build_time;  // the diff, ApplyDiff and encoding the answers
+  absl::Duration apply_time;  // ApplyDiff alone
 };
 
 struct PrimaryOptions {
@@ -96,7 +97,8 @@ struct PrimaryStats {
   uint64_t notifies_acked = 0;
   uint64_t notify_give_ups = 0;
   uint64_t faults = 0;  // answers a fault changed
-  absl::Duration generation_time;  // of the first version
+  absl::Duration generation_time;  // of the first version's records
+  absl::Duration encode_time;      // of its AXFR answer
   absl::Duration last_build_time;
   absl::Duration uptime;
 
@@ -166,6 +168,7 @@ class SyntheticPrimary {
 
   absl::Time start_time_;
   absl::Duration generation_time_;
+  absl::Duration encode_time_;
   std::atomic<uint32_t> serial_{0};
   std::atomic<uint64_t> versions_{0};
   std::atomic<uint64_t> records_{0};
