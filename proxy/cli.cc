@@ -13,6 +13,27 @@ std::string Brief(const CidrSet& set) {
   return set.ToString();
 }
 
+// The value of a demo option: a whole number in [min, max].
+absl::StatusOr<uint64_t> DemoNumber(const std::vector<std::string_view>& args, size_t& i,
+                                    uint64_t min, uint64_t max) {
+  std::string_view name = args[i];
+  if (i + 1 >= args.size()) {
+    return absl::InvalidArgumentError(fmt::format("{} needs a number", name));
+  }
+  std::string_view v = args[++i];
+  uint64_t n = 0;
+  bool ok = !v.empty() && v.size() <= 12;
+  for (char c : v) {
+    if (c < '0' || c > '9') ok = false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!ok || n < min || n > max) {
+    return absl::InvalidArgumentError(
+        fmt::format("{} must be a number from {} to {}, not '{}'", name, min, max, v));
+  }
+  return n;
+}
+
 }  // namespace
 
 absl::StatusOr<CommandLine> ParseCommandLine(
@@ -40,6 +61,20 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     } else if (a.substr(0, 9) == "--config=") {
       cl.config_path = std::string(a.substr(9));
       saw_config = true;
+    } else if (cl.command == CommandLine::Command::kDemo &&
+               (a == "--secondaries" || a == "--records" || a == "--interval" ||
+                a == "--duration")) {
+      // Bounds: the NOTIFY addresses are 127.2.0.0/16 and the zone must
+      // fit the machine comfortably.
+      uint64_t max = a == "--secondaries" ? 60000 : a == "--records" ? 5'000'000 : 86400;
+      uint64_t min = a == "--duration" || a == "--records" ? 0 : 1;
+      if (a == "--records") min = 100;
+      auto n = DemoNumber(args, i, min, max);
+      if (!n.ok()) return n.status();
+      if (a == "--secondaries") cl.demo.secondaries = static_cast<uint32_t>(*n);
+      if (a == "--records") cl.demo.records = *n;
+      if (a == "--interval") cl.demo.interval_seconds = static_cast<uint32_t>(*n);
+      if (a == "--duration") cl.demo.duration_seconds = static_cast<uint32_t>(*n);
     } else if (!a.empty() && a.front() == '-') {
       return absl::InvalidArgumentError(fmt::format("unknown option '{}'", a));
     } else if (!have_command && (a == "check" || a == "demo" || a == "run")) {
@@ -90,7 +125,9 @@ std::string UsageText() {
       "usage:\n"
       "  xfrproxy --config FILE         run with the YAML config FILE\n"
       "  xfrproxy check --config FILE   validate FILE and its zone files\n"
-      "  xfrproxy demo                  run a self-contained demo on loopback\n"
+      "  xfrproxy demo [--secondaries N] [--records N] [--interval S] [--duration S]\n"
+      "                                 a synthetic primary, the proxy and N simulated\n"
+      "                                 secondaries on loopback, with live figures\n"
       "  xfrproxy --help | --version\n"
       "\n"
       "exit status: 0 ok, 1 bad config or failure, 2 usage error\n",
@@ -154,7 +191,7 @@ int RunCheck(const std::string& path, std::FILE* out, std::FILE* err) {
   return kExitOk;
 }
 
-int CliMain(int argc, char** argv, const RunFunction& run) {
+int CliMain(int argc, char** argv, const RunFunction& run, const DemoFunction& demo) {
   std::vector<std::string_view> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   absl::StatusOr<CommandLine> cl = ParseCommandLine(args);
@@ -175,8 +212,11 @@ int CliMain(int argc, char** argv, const RunFunction& run) {
     case CommandLine::Command::kCheck:
       return RunCheck(cl->config_path, stdout, stderr);
     case CommandLine::Command::kDemo:
-      std::fputs("xfrproxy: demo: not implemented yet\n", stderr);
-      return kExitUsage;
+      if (!demo) {
+        std::fputs("xfrproxy: this build has no demo (fuzzing builds leave it out)\n", stderr);
+        return kExitFailure;
+      }
+      return demo(cl->demo);
     case CommandLine::Command::kRun:
       break;
   }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Configures and builds one flavour of the tree into build/<flavour>.
+# Configures and builds one flavour of the tree into build/<flavour>; with
+# target names after the flavour, only those (and what they need).
 #   release  optimised, with tests and benchmarks (the default)
 #   asan     Debug with AddressSanitizer + UndefinedBehaviorSanitizer, tests
 #   fuzz     clang with libFuzzer targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 flavour=${1:-release}
+shift || true
 jobs=${XFR_JOBS:-$(nproc)}
 case "$flavour" in
   release) args=(-DCMAKE_BUILD_TYPE=Release -DXFR_BENCH=ON) ;;
@@ -15,4 +17,6 @@ case "$flavour" in
   *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "build/$flavour" -G Ninja "${args[@]}" >/dev/null
-cmake --build "build/$flavour" -j "$jobs"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "build/$flavour" -j "$jobs" "${targets[@]}"

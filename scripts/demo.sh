@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds the release flavour and runs the main job.
-# Until `xfrproxy demo` exists (issue 6), this serves examples/example.com.zone
-# on 127.0.0.1:5300 and [::1]:5300 with examples/xfrproxy.yaml; try
-#   dig @127.0.0.1 -p 5300 example.com AXFR
-# Ctrl-C stops it.
+# Installs what is needed, builds xfrproxy (release) and runs `xfrproxy demo`:
+# a synthetic primary, the proxy and a few hundred simulated secondaries on
+# loopback, with live figures. Ctrl-C stops it. Options go to the demo
+# (`xfrproxy demo --help` lists them, e.g. --secondaries 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh release
-echo "xfrproxy: serving example.com on 127.0.0.1:5300 and [::1]:5300; try:"
-echo "  dig @127.0.0.1 -p 5300 example.com AXFR"
-echo "  dig @127.0.0.1 -p 5300 example.com IXFR=2024060100"
-echo "  curl -s 127.0.0.1:9153/metrics"
-exec ./build/release/proxy/xfrproxy --config examples/xfrproxy.yaml "$@"
+bash scripts/build.sh release xfrproxy
+exec ./build/release/proxy/xfrproxy demo "$@"
