@@ -148,7 +148,7 @@ std::string Frame(Parts& p, absl::Time started, bool final_frame) {
       "({}s{})\n\n",
       p.settings.secondaries, absl::ToInt64Seconds(absl::Now() - started),
       final_frame ? ", stopped" : ", Ctrl-C stops");
-  out += fmt::format("  zone {}  {} records, {} changes every {} s\n", kZone, ps.records, 10,
+  out += fmt::format("  zone {}  {} records, {} record changes every {} s\n", kZone, ps.records, 10,
                      p.settings.interval_seconds);
   out += fmt::format("  primary      {:<22} serial {:<10} versions {:<5} transfers served {}\n",
                      p.primary_addr.ToString(), ps.serial.ToString(), ps.versions,
