@@ -48,7 +48,10 @@ struct NotifyListener::Out : CompletionTarget {
   sockaddr_storage to{};
   iovec iov{};
   msghdr msg{};
-  void OnCompletion(const Event&) override { owner->free_outs_.push_back(this); }
+  void OnCompletion(const Event&) override {
+    --owner->sending_;
+    owner->free_outs_.push_back(this);
+  }
 };
 
 absl::StatusOr<std::vector<ScopedFd>> NotifyListener::OpenSockets(const SocketAddress& base,
@@ -109,7 +112,14 @@ NotifyListener::~NotifyListener() {
 
 int NotifyListener::fd(uint32_t local) const { return sockets_[local]->fd; }
 
+void NotifyListener::Cancel() {
+  cancelled_ = true;
+  // One cancellation per socket: IORING_ASYNC_CANCEL_ALL matches by fd.
+  for (auto& s : sockets_) loop_.ring().CancelFd(s->fd);
+}
+
 void NotifyListener::Arm(Socket& s) {
+  ++armed_;
   loop_.ring().RecvMsgMultishot(s.fd, &s.msg, *buffers_, &s, kTagRecv);
 }
 
@@ -130,7 +140,10 @@ void NotifyListener::OnReceive(Socket& s, int res, bool more, int buffer_id) {
   // A multishot receive ends on ENOBUFS (a burst took every buffer before
   // the loop recycled them: the datagrams wait in the socket) or on an
   // error; arm it again.
-  if (!more && res != -ECANCELED) Arm(s);
+  if (!more) {
+    --armed_;
+    if (res != -ECANCELED && !cancelled_) Arm(s);
+  }
 }
 
 void NotifyListener::OnDatagram(Socket& s, const sockaddr* from, socklen_t from_len,
@@ -229,6 +242,7 @@ void NotifyListener::Send(Socket& s, const sockaddr* to, socklen_t to_len,
   o->msg.msg_namelen = to_len;
   o->msg.msg_iov = &o->iov;
   o->msg.msg_iovlen = 1;
+  ++sending_;
   loop_.ring().SendMsg(s.fd, &o->msg, o, kTagSend);
 }
 

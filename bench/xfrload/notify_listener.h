@@ -68,6 +68,12 @@ class NotifyListener {
   // The secondary's socket, to send its SOA queries from.
   int fd(uint32_t local) const;
 
+  // Ends every receive; idle() once the last completion has come, so that
+  // the sockets are released when closed (the addresses free for the next
+  // run), not when the ring is torn down some time later.
+  void Cancel();
+  bool idle() const { return armed_ == 0 && sending_ == 0; }
+
  private:
   struct Socket;
   struct Out;
@@ -89,6 +95,9 @@ class NotifyListener {
   std::vector<std::unique_ptr<Socket>> sockets_;
   std::vector<std::unique_ptr<Out>> outs_;
   std::vector<Out*> free_outs_;
+  size_t armed_ = 0;    // receives armed
+  size_t sending_ = 0;  // answers being sent
+  bool cancelled_ = false;
 };
 
 }  // namespace xfr::load

@@ -18,22 +18,15 @@
 
 namespace xfr::load {
 
-absl::Status EnsureFileLimit(uint64_t needed, std::string_view what) {
+uint64_t RaiseFileLimit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return absl::OkStatus();
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
   if (rl.rlim_cur < rl.rlim_max) {
     rlimit raised = rl;
     raised.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
-  if (rl.rlim_cur != RLIM_INFINITY && needed > rl.rlim_cur) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "{} need about {} open files, but the limit is {} (hard limit {}): raise it "
-        "(ulimit -Hn as root, LimitNOFILE= in systemd, nofile in limits.conf) or "
-        "lower --count or --concurrency",
-        what, needed, rl.rlim_cur, rl.rlim_max));
-  }
-  return absl::OkStatus();
+  return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
 }
 
 SecondariesLoad::SecondariesLoad(SecondariesOptions options) : options_(std::move(options)) {}
@@ -102,15 +95,23 @@ absl::Status SecondariesLoad::Setup() {
     return absl::InvalidArgumentError("--print-config: print SecondariesConfigYaml() instead");
   }
   const bool notify = o.mode == Mode::kNotify;
-  // Descriptors: a NOTIFY socket per secondary; a TCP connection per
-  // request in flight, or per secondary when pipelined; a few per loop.
-  uint64_t tcp = o.mode == Mode::kSoa ? 0 : o.fresh_connections ? o.concurrency : o.count;
-  uint64_t needed = (notify ? o.count : 0) + tcp + 16 * uint64_t{o.threads} + 32;
-  if (absl::Status s = EnsureFileLimit(
-          needed, fmt::format("{} secondaries{}", o.count,
-                              notify ? " (a NOTIFY socket each, plus TCP connections)" : ""));
-      !s.ok()) {
-    return s;
+  // Descriptors: a NOTIFY socket per secondary, a few per loop, and a TCP
+  // connection per request in flight (fresh) or per secondary (pipelined).
+  // Fresh connections may be fewer than --concurrency allows: then fewer
+  // requests are in flight, and the report's concurrency says so.
+  const uint64_t limit = RaiseFileLimit();
+  const uint64_t fixed = (notify ? uint64_t{o.count} : 0) + 16 * uint64_t{o.threads} + 32;
+  const bool tcp = o.mode != Mode::kSoa;
+  const uint64_t tcp_min = !tcp ? 0 : o.fresh_connections ? o.threads : o.count;
+  if (fixed + tcp_min > limit) {
+    return absl::ResourceExhaustedError(fmt::format(
+        "{} secondaries{} need at least {} open files, but the limit is {}: raise the hard "
+        "limit (ulimit -Hn as root, LimitNOFILE= in systemd, nofile in limits.conf){}",
+        o.count, notify ? " (a NOTIFY socket each)" : "", fixed + tcp_min, limit,
+        o.fresh_connections ? "" : " or use --fresh-connections"));
+  }
+  if (tcp && o.fresh_connections && fixed + o.concurrency > limit) {
+    options_.concurrency = static_cast<uint32_t>(limit - fixed);
   }
   // io_uring support is checked here, where the user sees the message,
   // though each loop makes its ring on its own thread.

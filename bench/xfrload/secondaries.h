@@ -78,8 +78,9 @@ class SecondariesLoad {
   std::atomic<bool> ran_{false};
 };
 
-// Raises the soft open-file limit to the hard one and fails, saying what
-// is needed and how to get it, when `needed` descriptors exceed it.
-absl::Status EnsureFileLimit(uint64_t needed, std::string_view what);
+// Raises the soft open-file limit to the hard one (10,000 secondaries
+// listening for NOTIFY are 10,000 sockets) and returns the limit now in
+// force.
+uint64_t RaiseFileLimit();
 
 }  // namespace xfr::load

@@ -1,8 +1,6 @@
 #include "bench/xfrload/secondaries_shard.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,10 +16,12 @@ namespace xfr::load {
 namespace {
 
 constexpr absl::Duration kSweepInterval = absl::Milliseconds(50);
-// kNotify SOA queries: sent again after 1 s, then 2 s, 4 s... until
-// --timeout. A burst of thousands of queries can overflow the server's
-// socket buffer, and a real secondary would not wait for its refresh timer.
-constexpr absl::Duration kSoaRetryFirst = absl::Seconds(1);
+// kNotify SOA queries: sent again after 2 s, then 4 s, 8 s... until
+// --timeout (RFC 1035 §4.2.1 suggests 2 to 5 s). A burst of thousands of
+// queries can overflow the server's socket buffer, and a real secondary
+// would not wait for its refresh timer; sooner would only add load to a
+// server that is slow because of the burst.
+constexpr absl::Duration kSoaRetryFirst = absl::Seconds(2);
 // The polling modes' UDP sockets take buffer groups 1..n; the NOTIFY
 // sockets (kNotify has no polling socket) group 1.
 constexpr uint16_t kNotifyBufferGroup = 1;
@@ -126,10 +126,7 @@ LoadReport Shard::Run(absl::Time end_issuing) {
     loop_->After(kSweepInterval, [this] { Sweep(); });
     if (!loop_->stopping()) loop_->Run();
   }
-  report_.abandoned += active_.size();
-  connections_.clear();
-  udp_.clear();
-  listener_.reset();
+  TearDown();
   {
     std::lock_guard<std::mutex> lock(loop_mu_);
     loop_.reset();
@@ -141,6 +138,38 @@ LoadReport Shard::Run(absl::Time end_issuing) {
   report_.cpu_user_s = user1 - user0;
   report_.cpu_system_s = sys1 - sys0;
   return report_;
+}
+
+void Shard::TearDown() {
+  if (loop_ == nullptr) return;
+  // Requests in flight are abandoned, not failed: the failures their
+  // cancelled operations report find them inactive.
+  for (Request* r : active_) {
+    if (r->active) ++report_.abandoned;
+    r->active = false;
+  }
+  std::vector<TcpConnection*> open;
+  for (auto& c : connections_) open.push_back(c.get());
+  for (TcpConnection* c : open) c->Close();
+  for (auto& u : udp_) u->Cancel();
+  if (listener_) listener_->Cancel();
+  // Reap the cancellations, so every socket is closed for good when Run()
+  // returns (a ring still holding a receive keeps its socket bound).
+  auto idle = [this] {
+    if (!connections_.empty()) return false;
+    for (auto& u : udp_) {
+      if (!u->idle()) return false;
+    }
+    for (auto& r : requests_) {
+      if (r->send_in_flight) return false;
+    }
+    return listener_ == nullptr || listener_->idle();
+  };
+  absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (!idle() && absl::Now() < deadline) loop_->ring().Wait(absl::Milliseconds(10));
+  connections_.clear();
+  udp_.clear();
+  listener_.reset();
 }
 
 void Shard::Stop() {
@@ -351,14 +380,14 @@ void Shard::StartTcp(Request* r, bool allow_reuse) {
 TcpConnection* Shard::OpenConnection(Request* r) {
   Secondary& s = *r->secondary;
   const SocketAddress& t = options_.target;
-  int fd = ::socket(t.ip().is_v4() ? AF_INET : AF_INET6,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  // Three system calls per connection; the handshake, the query and the
+  // answer go through the ring. No TCP_NODELAY: each query is the only
+  // unacknowledged data on its connection, which Nagle never delays.
+  int fd = ::socket(t.ip().is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     FailRequest(r, ErrorKind::kConnect, fmt::format("socket: {}", Errno(errno)));
     return nullptr;
   }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // The secondary's own address (kNotify over IPv4) or one of --source, so
   // the server sees the peer it notified, or many clients.
   std::optional<IpAddress> source;
@@ -367,11 +396,12 @@ TcpConnection* Shard::OpenConnection(Request* r) {
   } else if (!options_.sources.empty()) {
     source = options_.sources[s.index % options_.sources.size()];
   }
-  sockaddr_storage ss{};
   if (source) {
     // The port is picked at connect time, so many sources do not each
     // reserve a port per socket at bind.
+    int one = 1;
     ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_storage ss{};
     socklen_t len = SocketAddress(*source, 0).ToSockaddr(ss);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
       int err = errno;
@@ -380,23 +410,11 @@ TcpConnection* Shard::OpenConnection(Request* r) {
       return nullptr;
     }
   }
-  // The Ring has no connect operation: a non-blocking connect starts the
-  // handshake, then the socket goes back to blocking mode so that the
-  // ring's first send waits (in the kernel, not here) for the handshake to
-  // finish, and reports a refused connection as its result.
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&target_sa_), target_sa_len_) != 0 &&
-      errno != EINPROGRESS) {
-    int err = errno;
-    ::close(fd);
-    FailRequest(r, ErrorKind::kConnect, fmt::format("connect {}: {}", t.ToString(), Errno(err)));
-    return nullptr;
-  }
-  int flags = ::fcntl(fd, F_GETFL);
-  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   ++report_.connections;
   connections_.push_back(std::make_unique<TcpConnection>(*this, s, fd));
   TcpConnection* c = connections_.back().get();
   c->self_ = std::prev(connections_.end());
+  c->Connect(reinterpret_cast<const sockaddr*>(&target_sa_), target_sa_len_);
   if (!options_.fresh_connections) s.conn = c;
   return c;
 }

@@ -44,6 +44,7 @@ class Shard;
 // Operation tags, shared by the transport classes.
 inline constexpr unsigned kTagSend = 1;
 inline constexpr unsigned kTagRecv = 2;
+inline constexpr unsigned kTagConnect = 3;
 
 struct Secondary {
   uint32_t index = 0;  // over all shards: the one in reports and addresses
@@ -173,6 +174,8 @@ class Shard : private NotifyListener::Handler {
   void Sweep();
   void MaybeStop();
   void StopNow();
+  // Cancels every operation, waits for the cancellations and closes.
+  void TearDown();
 
   const SecondariesOptions& options_;
   const Slice slice_;

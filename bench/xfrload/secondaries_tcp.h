@@ -3,6 +3,8 @@
 // the receive buffers they borrow while a transfer is in progress.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -22,14 +24,14 @@ struct Request;
 
 // Receive buffers in two sizes, taken only while a transfer is in progress
 // (an idle pipelined connection waits on a few bytes of scratch). An IXFR
-// of a few changes fits a small buffer, so 2,000 concurrent IXFRs need
-// 2,000 x 16 KiB rather than 2,000 x 128 KiB; a transfer whose next message
-// does not fit moves to a large one, which holds one whole message (2 +
-// 65535 bytes) beside the unprocessed tail of the previous read, so a read
-// never waits for room.
+// of a few dozen changes fits a small buffer, so 10,000 concurrent IXFRs
+// need 10,000 x 4 KiB rather than 10,000 x 128 KiB; a transfer whose next
+// message does not fit moves to a large one, which holds one whole message
+// (2 + 65535 bytes) beside the unprocessed tail of the previous read, so a
+// read never waits for room.
 class TcpBufferPool {
  public:
-  static constexpr size_t kSmall = 16 * 1024;
+  static constexpr size_t kSmall = 4 * 1024;
   static constexpr size_t kLarge = 2 * (2 + kMaxMessageSize);
 
   uint8_t* Acquire(size_t size);  // kSmall or kLarge
@@ -53,6 +55,9 @@ class TcpConnection : public CompletionTarget {
 
   bool usable() const { return !closing_ && !eof_; }
 
+  // Starts the handshake on the ring; a request started meanwhile is sent
+  // once it completes. `addr` must outlive the connection.
+  void Connect(const sockaddr* addr, socklen_t len);
   void Start(Request* r);
   // The request ended elsewhere (timeout): drop the connection, since its
   // byte stream is now out of step.
@@ -68,6 +73,7 @@ class TcpConnection : public CompletionTarget {
   void ArmRecv();
   void OnCompletion(const Event& e) override;
   void Fail(ErrorKind kind, std::string detail);
+  void OnConnected(int res);
   void OnSent(int res);
   void OnRecv(int res);
   // Feeds every complete length-prefixed message to the verifier. False
@@ -87,6 +93,7 @@ class TcpConnection : public CompletionTarget {
   int in_flight_ = 0;
   bool recv_armed_ = false;
   bool recv_scratch_ = false;
+  bool connecting_ = false;
   bool connected_ = false;
   bool eof_ = false;
   bool closing_ = false;

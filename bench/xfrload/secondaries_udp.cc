@@ -73,7 +73,13 @@ void UdpChannel::Forget(Request* r) {
   if (pending_[r->id] == r) pending_[r->id] = nullptr;
 }
 
+void UdpChannel::Cancel() {
+  cancelled_ = true;
+  if (armed_) shard_.loop().ring().CancelFd(fd_);
+}
+
 void UdpChannel::Arm() {
+  armed_ = true;
   shard_.loop().ring().RecvMsgMultishot(fd_, &recv_msg_, *buffers_, this, kTagRecv);
 }
 
@@ -92,7 +98,10 @@ void UdpChannel::OnCompletion(const Event& e) {
   }
   // Re-armed after ENOBUFS or an error (an ICMP port unreachable gives
   // ECONNREFUSED on a connected socket: the requests then time out).
-  if (!e.more && e.res != -ECANCELED) Arm();
+  if (!e.more) {
+    armed_ = false;
+    if (e.res != -ECANCELED && !cancelled_) Arm();
+  }
 }
 
 void UdpChannel::OnAnswer(Bytes msg) {

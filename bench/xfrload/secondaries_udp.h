@@ -37,6 +37,10 @@ class UdpChannel : public CompletionTarget {
   void Assign(Request* r);
   void Submit(Request* r);
   void Forget(Request* r);
+  // Ends the receive; idle() once its last completion has come, so the
+  // socket is released when closed rather than when the ring goes.
+  void Cancel();
+  bool idle() const { return !armed_; }
 
  private:
   UdpChannel(Shard& shard, int fd, std::unique_ptr<BufferRing> buffers);
@@ -50,6 +54,8 @@ class UdpChannel : public CompletionTarget {
   msghdr recv_msg_{};
   std::vector<Request*> pending_;  // by ID
   uint16_t next_id_ = 1;
+  bool armed_ = false;
+  bool cancelled_ = false;
 };
 
 }  // namespace xfr::load
