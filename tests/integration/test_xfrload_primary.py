@@ -245,6 +245,7 @@ class NotifyListener:
         self.port = self.sock.getsockname()[1]
         self.ignore = ignore
         self.seen = []  # (id, serial, answered)
+        self.signed = []  # whether each NOTIFY carried a TSIG RR
         self.stopping = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -261,6 +262,7 @@ class NotifyListener:
             serial = m.answer[0].soa_serial() if m.answer else None
             answer = len(self.seen) >= self.ignore
             self.seen.append((m.id, serial, answer))
+            self.signed.append(m.tsig is not None)
             if answer:
                 flags = 0x8000 | (4 << 11) | 0x0400  # QR, NOTIFY, AA
                 reply = struct.pack("!HHHHHH", m.id, flags, 1, 0, 0, 0)
@@ -306,7 +308,8 @@ class NotifyTest(unittest.TestCase):
         self.assertGreaterEqual(totals["notifies_sent"], 4)
 
     def test_changes_on_the_timer_stop_at_max_changes(self):
-        p = Primary("--max-changes", "3", "--changes-per-version", "4", rate="20")
+        p = Primary("--max-changes", "3", "--changes-per-version", "4", "--stats-interval", "0.1",
+                    rate="20")
         try:
             p.wait_serial(SERIAL + 3)
             time.sleep(0.3)
@@ -314,7 +317,12 @@ class NotifyTest(unittest.TestCase):
         finally:
             totals = p.stop()
             changes = p.events("change")
+            stats = p.events("stats")
             p.cleanup()
+        # The periodic line a benchmark script reads while the run goes on.
+        self.assertTrue(stats)
+        self.assertTrue(all("transfers" in s and "serial" in s for s in stats))
+        self.assertEqual(stats[-1]["serial"], SERIAL + 3)
         self.assertEqual([c["serial"] for c in changes], [SERIAL + 1, SERIAL + 2, SERIAL + 3])
         for c in changes:
             self.assertEqual(c["added"] + c["removed"] + c["modified"], 4)
@@ -364,7 +372,11 @@ class FaultTest(unittest.TestCase):
 
     def test_tsig_required_and_bad_tsig_breaks_the_mac(self):
         key = ProxyKey.random("xfr-key.")
-        good = self.primary("--tsig", key.tsigxfr_spec())
+        listener = NotifyListener(ignore=1000)
+        self.addCleanup(listener.close)
+        good = self.primary("--tsig", key.tsigxfr_spec(), "--notify", f"127.0.0.1:{listener.port}")
+        listener.wait(lambda s: len(s) >= 1)
+        self.assertTrue(listener.signed[0], "NOTIFY not signed with the key")
         bad = self.primary("--tsig", key.tsigxfr_spec(), "--fault", "bad-tsig")
         # With a key, unsigned transfers are refused; signed ones are
         # answered signed.
@@ -401,6 +413,11 @@ class ProxyInFrontTest(unittest.TestCase):
             self.assertGreaterEqual(stats["ixfr"], 1)
             self.assertLessEqual(stats["ixfr"] + stats["ixfr_full"], 2)
             self.assertEqual(stats["serial"], SERIAL + 2)
+            url = f"http://127.0.0.1:{p.http_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as r:
+                metrics = r.read().decode()
+            self.assertIn(f"xfrload_primary_transfers_total {stats['transfers']}", metrics)
+            self.assertIn('xfrload_primary_answers_total{kind="axfr"} 2', metrics)
         finally:
             code = proxy.stop()
             p.cleanup()
