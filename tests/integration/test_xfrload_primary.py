@@ -98,9 +98,13 @@ class Primary:
             return json.loads(r.read())
 
     def stop(self):
-        """SIGTERM; returns the totals event."""
+        """SIGTERM; returns the totals event. A non-zero exit (a crash or
+        a sanitizer report at shutdown) fails the test."""
         if self.returncode is None:
             self.returncode = self.proc.stop()
+            if self.returncode != 0:
+                raise AssertionError(f"xfrload primary exited {self.returncode}:\n"
+                                     f"{self.log()[-4000:]}")
         totals = self.events("totals")
         return totals[-1] if totals else None
 
