@@ -35,8 +35,9 @@ Record SoaWithSerial(RecordView soa, Serial serial) {
   return r;
 }
 
-void Gauge(std::string& out, std::string_view name, std::string_view help, uint64_t v,
-           std::string_view type = "gauge") {
+// One metric family with one sample, in the Prometheus text format.
+void Metric(std::string& out, std::string_view name, std::string_view help, uint64_t v,
+            std::string_view type = "gauge") {
   out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
 }
 
@@ -413,9 +414,9 @@ std::string SyntheticPrimary::RenderMetrics() const {
   // The engine's own counters (xfrproxy_*), then what only we know.
   std::string out = xfr::RenderMetrics(server_stats_, *store_, absl::Now());
   PrimaryStats s = Stats();
-  Gauge(out, "xfrload_primary_serial", "SOA serial of the current version.", s.serial.value());
-  Gauge(out, "xfrload_primary_records", "Records of the current version.", s.records);
-  Gauge(out, "xfrload_primary_versions_total", "Versions made since start.", s.versions,
+  Metric(out, "xfrload_primary_serial", "SOA serial of the current version.", s.serial.value());
+  Metric(out, "xfrload_primary_records", "Records of the current version.", s.records);
+  Metric(out, "xfrload_primary_versions_total", "Versions made since start.", s.versions,
         "counter");
   constexpr std::string_view kServed = "xfrload_primary_answers_total";
   out += fmt::format("# HELP {0} Answers by kind: soa, axfr, ixfr (a diff), ixfr_full "
@@ -426,14 +427,14 @@ std::string SyntheticPrimary::RenderMetrics() const {
                          {"ixfr_current", s.ixfr_current}}) {
     out += fmt::format("{}{{kind=\"{}\"}} {}\n", kServed, kind, v);
   }
-  Gauge(out, "xfrload_primary_transfers_total",
+  Metric(out, "xfrload_primary_transfers_total",
         "Transfers that carried zone data (AXFR, IXFR diffs, AXFR-style IXFR).",
         s.transfers(), "counter");
-  Gauge(out, "xfrload_primary_notifies_sent_total", "NOTIFY datagrams sent, retries included.",
+  Metric(out, "xfrload_primary_notifies_sent_total", "NOTIFY datagrams sent, retries included.",
         s.notifies_sent, "counter");
-  Gauge(out, "xfrload_primary_notifies_acked_total", "NOTIFYs answered.", s.notifies_acked,
+  Metric(out, "xfrload_primary_notifies_acked_total", "NOTIFYs answered.", s.notifies_acked,
         "counter");
-  Gauge(out, "xfrload_primary_faults_total", "Answers changed by the fault.", s.faults,
+  Metric(out, "xfrload_primary_faults_total", "Answers changed by the fault.", s.faults,
         "counter");
   return out;
 }

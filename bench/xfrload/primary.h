@@ -78,7 +78,8 @@ struct PrimaryOptions {
   uint32_t retry = 10;
   // /metrics (the proxy's counters and ours) and /stats (JSON).
   std::optional<SocketAddress> http;
-  // Called on the change thread after each version is published.
+  // Called on the change thread after each version is published; it may
+  // call Stats(), SetFault() and ChangeNow(), not Stop().
   std::function<void(const ChangeEvent&)> on_change;
 };
 
