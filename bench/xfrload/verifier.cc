@@ -1,6 +1,7 @@
 #include "bench/xfrload/verifier.h"
 
 #include "core/ascii.h"
+#include "core/rdata.h"
 #include "core/zone.h"
 #include "fmt/format.h"
 
@@ -105,27 +106,26 @@ void AnswerVerifier::Fail(ErrorKind kind, std::string detail) {
   detail_ = std::move(detail);
 }
 
-bool AnswerVerifier::IsZoneSoa(const Record& rr, Serial& serial) {
-  if (rr.type != RRType::kSOA || !rr.owner.view().EqualsIgnoreCase(zone_.view())) {
+bool AnswerVerifier::IsZoneSoa(const WalkedRecord& rr, Serial& serial) {
+  if (rr.type != RRType::kSOA || !rr.owner_view().EqualsIgnoreCase(zone_.view())) {
     return false;
   }
-  // ReadRecord already checked the SOA RDATA layout field by field.
+  // ReadRdata already checked the SOA RDATA layout field by field.
   auto soa = ParseSoaRdata(Bytes(rr.rdata.data(), rr.rdata.size()));
   if (!soa) return false;
   serial = soa->serial;
   return true;
 }
 
-bool AnswerVerifier::OnRecord(const Record& rr) {
+bool AnswerVerifier::OnRecord(const WalkedRecord& rr) {
   ++records_;
   Serial s;
   const bool soa = IsZoneSoa(rr, s);
   switch (state_) {
     case State::kFirst:
       if (!soa) {
-        Fail(ErrorKind::kStructure,
-             fmt::format("first answer record is {} {}, not the zone's SOA",
-                         rr.owner.ToText(), rr.type.ToString()));
+        structure_detail_ = fmt::format("first answer record is {} {}, not the zone's SOA",
+                                        rr.owner_view().ToText(), rr.type.ToString());
         return false;
       }
       first_serial_ = s;
@@ -154,9 +154,8 @@ bool AnswerVerifier::OnRecord(const Record& rr) {
     case State::kBody:
       if (soa) {
         if (s != first_serial_) {
-          Fail(ErrorKind::kStructure,
-               fmt::format("closing SOA serial {} differs from the opening {}",
-                           s.value(), first_serial_.value()));
+          structure_detail_ = fmt::format("closing SOA serial {} differs from the opening {}",
+                                          s.value(), first_serial_.value());
           return false;
         }
         state_ = State::kEnded;
@@ -175,76 +174,162 @@ bool AnswerVerifier::OnRecord(const Record& rr) {
       } else if (s == diff_to_) {
         state_ = State::kDeleting;  // the next diff starts where this ended
       } else {
-        Fail(ErrorKind::kStructure,
-             fmt::format("IXFR diff from serial {} follows a diff to {}",
-                         s.value(), diff_to_.value()));
+        structure_detail_ = fmt::format("IXFR diff from serial {} follows a diff to {}",
+                                        s.value(), diff_to_.value());
         return false;
       }
       return true;
     case State::kEnded:
-      Fail(ErrorKind::kStructure,
-           fmt::format("record {} {} after the closing SOA", rr.owner.ToText(),
-                       rr.type.ToString()));
+      structure_detail_ = fmt::format("record {} {} after the closing SOA",
+                                      rr.owner_view().ToText(), rr.type.ToString());
       return false;
   }
   return false;
 }
 
+absl::Status AnswerVerifier::ReadWalked(WireReader& r) {
+  walked_.owner.clear();
+  if (absl::Status s = ReadNameInto(r, walked_.owner); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("owner name: {}", ToStd(s.message())));
+  }
+  walked_.type = RRType(r.U16());
+  r.U16();  // CLASS: OPT uses it for the payload size, TSIG is ANY
+  walked_.ttl = r.U32();
+  uint16_t rdlength = r.U16();
+  if (!r.ok()) return absl::InvalidArgumentError("truncated record header");
+  if (absl::Status s = ReadRdata(r, walked_.type, rdlength, walked_.rdata); !s.ok()) {
+    return absl::InvalidArgumentError(fmt::format("{} record at {}: {}",
+                                                  walked_.type.ToString(),
+                                                  walked_.owner_view().ToText(),
+                                                  ToStd(s.message())));
+  }
+  return absl::OkStatus();
+}
+
 AnswerVerifier::Step AnswerVerifier::Feed(Bytes message, absl::Time now) {
+  static constexpr const char* kSections[] = {"answer", "authority", "additional"};
   if (error_) return Step::kFailed;
   if (done_) return Failed(ErrorKind::kStructure, "message after the answer was complete");
   ++messages_;
-  auto parsed = ParseMessage(message);
-  if (!parsed.ok()) {
+  // The message is walked record by record rather than parsed into a
+  // Message (the checks are ParseMessage's); answer records go to the
+  // structure check as they are read, and its verdict waits until the
+  // faults that take precedence (ID, TSIG, RCODE, question) are ruled out.
+  auto header = ParseHeader(message);
+  if (!header.ok()) {
     return Failed(ErrorKind::kParse, fmt::format("message {}: {}", messages_,
-                                                 ToStd(parsed.status().message())));
+                                                 ToStd(header.status().message())));
   }
-  const Message& m = *parsed;
-  const Header& h = m.header;
+  const Header& h = *header;
+  WireReader r(message, kHeaderSize);
+  for (int i = 0; i < h.qdcount; ++i) {
+    if (absl::Status s = ReadName(r, question_.qname); !s.ok()) {
+      return Failed(ErrorKind::kParse, fmt::format("message {}: question {}: {}", messages_,
+                                                   i + 1, ToStd(s.message())));
+    }
+    question_.qtype = RRType(r.U16());
+    question_.qclass = RRClass(r.U16());
+    if (!r.ok()) {
+      return Failed(ErrorKind::kParse,
+                    fmt::format("message {}: question {}: truncated", messages_, i + 1));
+    }
+  }
+  const uint16_t counts[3] = {h.ancount, h.nscount, h.arcount};
+  std::optional<TsigRecord> tsig;
+  size_t tsig_offset = 0;
+  bool have_opt = false;
+  uint16_t extended_rcode = 0;
+  uint64_t answers = 0;
+  bool structure_ok = true;
+  for (int sec = 0; sec < 3; ++sec) {
+    for (int i = 0; i < counts[sec]; ++i) {
+      size_t start = r.position();
+      if (absl::Status s = ReadWalked(r); !s.ok()) {
+        return Failed(ErrorKind::kParse,
+                      fmt::format("message {}: {} record {} of {}: {}", messages_,
+                                  kSections[sec], i + 1, counts[sec], ToStd(s.message())));
+      }
+      if (walked_.type == RRType::kOPT) {
+        // RFC 6891 §6.1.1: at most one, in the additional section, owned
+        // by the root; its TTL carries the RCODE's high 8 bits (§6.1.3).
+        if (sec != 2 || have_opt || !walked_.owner_view().IsRoot()) {
+          return Failed(ErrorKind::kParse,
+                        fmt::format("message {}: misplaced OPT record", messages_));
+        }
+        have_opt = true;
+        extended_rcode = static_cast<uint16_t>(walked_.ttl >> 24);
+        continue;
+      }
+      if (walked_.type == RRType::kTSIG) {
+        // RFC 8945 §5.1: the last record of the additional section.
+        if (sec != 2 || i != counts[sec] - 1) {
+          return Failed(ErrorKind::kParse,
+                        fmt::format("message {}: TSIG record is not the last", messages_));
+        }
+        auto owner = Name::FromWire(AsBytes(walked_.owner));
+        auto t = owner.ok() ? ParseTsigRdata(*owner, Bytes(walked_.rdata.data(),
+                                                           walked_.rdata.size()))
+                            : absl::StatusOr<TsigRecord>(owner.status());
+        if (!t.ok()) {
+          return Failed(ErrorKind::kParse, fmt::format("message {}: TSIG: {}", messages_,
+                                                       ToStd(t.status().message())));
+        }
+        tsig = *std::move(t);
+        tsig_offset = start;
+        continue;
+      }
+      if (sec != 0) continue;
+      ++answers;
+      // An SOA answer is one message whose first answer record is the SOA.
+      if (structure_ok && (kind_ != QueryKind::kSoa || answers == 1)) {
+        structure_ok = OnRecord(walked_);
+      }
+    }
+  }
+  if (r.remaining() != 0) {
+    return Failed(ErrorKind::kParse, fmt::format("message {}: {} trailing bytes after the "
+                                                 "last record", messages_, r.remaining()));
+  }
   if (h.id != id_ || !h.qr || h.opcode != Opcode::kQuery) {
     return Failed(ErrorKind::kId,
                   fmt::format("message {}: ID {} QR {} opcode {} (query ID {})",
                               messages_, h.id, h.qr, h.opcode.value(), id_));
   }
   if (tsig_) {
-    if (absl::Status s = tsig_->Feed(message, m, now); !s.ok()) {
+    if (absl::Status s = tsig_->Feed(message, tsig ? &*tsig : nullptr, tsig_offset, now);
+        !s.ok()) {
       return Failed(ErrorKind::kTsig, fmt::format("message {}: {}", messages_,
                                                   ToStd(s.message())));
     }
   }
-  if (m.rcode() != Rcode::kNoError) {
-    answer_rcode_ = m.rcode();
+  Rcode rcode(static_cast<uint16_t>(extended_rcode << 4 | (h.rcode & 0xF)));
+  if (rcode != Rcode::kNoError) {
+    answer_rcode_ = rcode;
     return Failed(ErrorKind::kRcode, fmt::format("message {}: RCODE {}", messages_,
-                                                 m.rcode().ToString()));
+                                                 rcode.ToString()));
   }
   if (h.tc) return Failed(ErrorKind::kTruncated, fmt::format("message {}: TC=1", messages_));
-  if (m.questions.size() > 1) {
+  if (h.qdcount > 1) {
     return Failed(ErrorKind::kQuestion, fmt::format("message {}: {} questions",
-                                                    messages_, m.questions.size()));
+                                                    messages_, h.qdcount));
   }
-  if (const Question* q = m.question()) {
+  if (h.qdcount == 1) {
+    const Question& q = question_;
     RRType want = kind_ == QueryKind::kSoa    ? RRType::kSOA
                   : kind_ == QueryKind::kIxfr ? RRType::kIXFR
                                               : RRType::kAXFR;
-    if (q->qtype != want || q->qclass != RRClass::kIN || !(q->qname == zone_)) {
+    if (q.qtype != want || q.qclass != RRClass::kIN || !(q.qname == zone_)) {
       return Failed(ErrorKind::kQuestion,
                     fmt::format("message {}: question {} {} is not the query's",
-                                messages_, q->qname.ToText(), q->qtype.ToString()));
+                                messages_, q.qname.ToText(), q.qtype.ToString()));
     }
   }
-  if (m.answer.empty() && messages_ == 1) {
+  if (answers == 0 && messages_ == 1) {
     return Failed(ErrorKind::kStructure, "empty answer section");
   }
-  if (kind_ == QueryKind::kSoa) {
-    // An SOA answer is one message whose first answer record is the SOA.
-    if (!OnRecord(m.answer.front())) return Step::kFailed;
-    records_ = m.answer.size();
-  } else {
-    for (const Record& rr : m.answer) {
-      if (!OnRecord(rr)) return Step::kFailed;
-    }
-  }
-  if (state_ == State::kIxfrSecond && messages_ == 1 && m.answer.size() == 1 &&
+  if (!structure_ok) return Failed(ErrorKind::kStructure, structure_detail_);
+  if (kind_ == QueryKind::kSoa) records_ = answers;
+  if (state_ == State::kIxfrSecond && messages_ == 1 && answers == 1 &&
       !(first_serial_ > client_serial_)) {
     // RFC 1995 §4: a lone SOA that is not newer: the client is current.
     style_ = AnswerStyle::kSoa;

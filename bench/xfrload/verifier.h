@@ -1,8 +1,9 @@
 // Checks the answers a simulated secondary receives, one message at a time,
 // with no I/O: the load driver feeds each received message and learns when
-// the answer is complete, or why it is wrong. Every message must parse
-// (ParseMessage), carry the query's ID, QR=1, opcode QUERY, NOERROR and the
-// query's question when it has one; a signed query's answer must verify
+// the answer is complete, or why it is wrong. Every message must parse (as
+// ParseMessage would have it: every name, every known RDATA layout, OPT and
+// TSIG in their places, no trailing bytes), carry the query's ID, QR=1,
+// opcode QUERY, NOERROR and the query's question when it has one; a signed query's answer must verify
 // message by message (RFC 8945 §5.3.1). On top of that:
 //   SOA:  the first answer record is the zone's SOA.
 //   AXFR: SOA first, SOA with the same serial last, as the very last record
@@ -114,10 +115,24 @@ class AnswerVerifier {
     kAdding,     // inside a diff's additions
     kEnded,      // closing SOA seen
   };
+  // A record of the message being walked. Its buffers are reused from
+  // record to record, so verifying a 100,000-record AXFR allocates nothing
+  // per record: a load generator must not cost more than the server.
+  struct WalkedRecord {
+    std::string owner;  // uncompressed wire form
+    RRType type;
+    uint32_t ttl = 0;
+    std::vector<uint8_t> rdata;  // names expanded
+    NameView owner_view() const { return NameView(AsBytes(owner)); }
+  };
+
   Step Failed(ErrorKind kind, std::string detail);
-  // One answer record; false on a structure error (already recorded).
-  bool OnRecord(const Record& rr);
-  bool IsZoneSoa(const Record& rr, Serial& serial);
+  // Reads the record at the cursor into walked_, with ReadRecord's checks.
+  absl::Status ReadWalked(WireReader& r);
+  // One answer record; false on a structure error, described in
+  // structure_detail_ (reported only if the message has no worse fault).
+  bool OnRecord(const WalkedRecord& rr);
+  bool IsZoneSoa(const WalkedRecord& rr, Serial& serial);
 
   QueryKind kind_ = QueryKind::kSoa;
   Name zone_;
@@ -131,6 +146,9 @@ class AnswerVerifier {
   uint64_t messages_ = 0;
   uint64_t records_ = 0;
   bool done_ = false;
+  WalkedRecord walked_;
+  Question question_;
+  std::string structure_detail_;
   Rcode answer_rcode_ = Rcode::kNoError;
   std::optional<ErrorKind> error_;
   std::string detail_;
