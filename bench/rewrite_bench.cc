@@ -12,7 +12,14 @@
 //                          ApplyDiff of the same change;
 //   BM_NoPolicyApply       ApplyDiff alone (the IXFR path without a policy).
 // records/s counts the zone's records once per operation, so the rates
-// compare directly. bench/RESULTS.md records the figures.
+// compare directly.
+//
+// Every operation builds a new ~50 MB version. With glibc's defaults an
+// allocation that size is a fresh mmap, and on a VM where first-touch page
+// faults are slow that dominates (about 150 ms per version here, whatever
+// the path); run with
+//   GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=1073741824
+// to measure the work itself, with the freed arena reused.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
