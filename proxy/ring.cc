@@ -217,6 +217,12 @@ void Ring::CancelFd(int fd) {
   io_uring_sqe_set_data64(sqe, kNoTarget);
 }
 
+void Ring::Cancel(CompletionTarget* t, unsigned tag) {
+  io_uring_sqe* sqe = Sqe();
+  io_uring_prep_cancel64(sqe, Pack(t, tag), 0);
+  io_uring_sqe_set_data64(sqe, kNoTarget);
+}
+
 void Ring::Close(int fd) {
   io_uring_sqe* sqe = Sqe();
   io_uring_prep_close(sqe, fd);

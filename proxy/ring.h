@@ -101,6 +101,11 @@ class Ring {
   void Read(int fd, void* buf, size_t len, CompletionTarget* t, unsigned tag);
   // Cancels every operation on fd (their completions arrive with -ECANCELED).
   void CancelFd(int fd);
+  // Cancels the operation of `t` with `tag`. The kernel finds it by its
+  // user_data in a hash table, where CancelFd (and a cancel-all) scans every
+  // request in flight: cancelling the receives of N sockets one by one
+  // costs O(N) this way, O(N^2) with CancelFd.
+  void Cancel(CompletionTarget* t, unsigned tag);
   // Closes without a completion callback.
   void Close(int fd);
 

@@ -114,8 +114,8 @@ int NotifyListener::fd(uint32_t local) const { return sockets_[local]->fd; }
 
 void NotifyListener::Cancel() {
   cancelled_ = true;
-  // One cancellation per socket: IORING_ASYNC_CANCEL_ALL matches by fd.
-  for (auto& s : sockets_) loop_.ring().CancelFd(s->fd);
+  // By user_data, not by fd: see Ring::Cancel.
+  for (auto& s : sockets_) loop_.ring().Cancel(s.get(), kTagRecv);
 }
 
 void NotifyListener::Arm(Socket& s) {

@@ -68,9 +68,10 @@ class NotifyListener {
   // The secondary's socket, to send its SOA queries from.
   int fd(uint32_t local) const;
 
-  // Ends every receive; idle() once the last completion has come, so that
-  // the sockets are released when closed (the addresses free for the next
-  // run), not when the ring is torn down some time later.
+  // Cancels every receive; idle() once the last completion has come: then
+  // closing the sockets releases them (the addresses are free for the next
+  // run), where a ring still holding a receive would keep them bound until
+  // its own teardown, some time later.
   void Cancel();
   bool idle() const { return armed_ == 0 && sending_ == 0; }
 

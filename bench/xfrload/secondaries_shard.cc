@@ -150,7 +150,7 @@ void Shard::TearDown() {
   }
   std::vector<TcpConnection*> open;
   for (auto& c : connections_) open.push_back(c.get());
-  for (TcpConnection* c : open) c->Close();
+  for (TcpConnection* c : open) c->Close(/*cancel=*/false);
   for (auto& u : udp_) u->Cancel();
   if (listener_) listener_->Cancel();
   // Reap the cancellations, so every socket is closed for good when Run()

@@ -77,7 +77,7 @@ void TcpConnection::Abort() {
   Close();
 }
 
-void TcpConnection::Close() {
+void TcpConnection::Close(bool cancel) {
   if (closing_) return;
   closing_ = true;
   if (owner_ != nullptr && owner_->conn == this) owner_->conn = nullptr;
@@ -85,7 +85,7 @@ void TcpConnection::Close() {
   if (in_flight_ > 0) {
     // Completions still to come (with -ECANCELED); the last one finishes.
     ::shutdown(fd_, SHUT_RDWR);
-    shard_.loop().ring().CancelFd(fd_);
+    if (cancel) shard_.loop().ring().CancelFd(fd_);
   } else if (!in_callback_) {
     shard_.Destroy(this);  // deletes this
   }

@@ -75,7 +75,7 @@ void UdpChannel::Forget(Request* r) {
 
 void UdpChannel::Cancel() {
   cancelled_ = true;
-  if (armed_) shard_.loop().ring().CancelFd(fd_);
+  if (armed_) shard_.loop().ring().Cancel(this, kTagRecv);
 }
 
 void UdpChannel::Arm() {

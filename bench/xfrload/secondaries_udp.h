@@ -37,7 +37,7 @@ class UdpChannel : public CompletionTarget {
   void Assign(Request* r);
   void Submit(Request* r);
   void Forget(Request* r);
-  // Ends the receive; idle() once its last completion has come, so the
+  // Cancels the receive; idle() once its last completion has come, so the
   // socket is released when closed rather than when the ring goes.
   void Cancel();
   bool idle() const { return !armed_; }
