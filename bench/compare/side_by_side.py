@@ -45,19 +45,21 @@ class Bench:
         self.xfrproxy = os.path.join(args.build, "proxy", "xfrproxy")
         self.xfrload = os.path.join(args.build, "bench", "xfrload")
         self.threads = [int(t) for t in args.threads.split(",")]
-        self.knot_reuseport = [False] + ([True] if args.knotd_reuseport else [])
+        self.knot_reuseport = [False] + ([] if args.no_knotd_reuseport else [True])
         self.size = SIZES["quick" if args.quick else "full"]
         self.size_name = "quick" if args.quick else "full"
         self.results = {}
 
     # --- helpers -------------------------------------------------------------
 
-    def servers_under_test(self, primary_port, secondaries=(), proxies_only=False):
-        out = [XfrproxyServer(primary_port, self.xfrproxy, threads=t, secondaries=secondaries)
-               for t in self.threads]
-        if not proxies_only:
-            out.append(IxfrdistServer(primary_port))
-            out += [KnotSecondary(primary_port, secondaries, reuseport=r) for r in self.knot_reuseport]
+    def proxy(self, primary_port, threads, secondaries=()):
+        return XfrproxyServer(primary_port, self.xfrproxy, threads=threads,
+                              secondaries=secondaries)
+
+    def servers_under_test(self, primary_port):
+        out = [self.proxy(primary_port, t) for t in self.threads]
+        out.append(IxfrdistServer(primary_port))
+        out += [KnotSecondary(primary_port, reuseport=r) for r in self.knot_reuseport]
         return out
 
     @staticmethod
@@ -286,8 +288,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     ap.add_argument("--threads", default="2,1",
                     help="xfrproxy `threads:` values to run, the first one used for ratios")
-    ap.add_argument("--knotd-reuseport", action="store_true",
-                    help="also run knotd with tcp-reuseport: on")
+    ap.add_argument("--no-knotd-reuseport", action="store_true",
+                    help="run knotd as shipped only, not also with tcp-reuseport: on")
     ap.add_argument("--json-out", help="result file (default BUILD/side_by_side.json)")
     args = ap.parse_args()
     bench = Bench(args)

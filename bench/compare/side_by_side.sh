@@ -6,7 +6,7 @@
 # transfers per change), each server's CPU from /proc, ratios, and issue 6's
 # targets reported (not asserted). Run by hand, on a quiet machine:
 #   bench/compare/side_by_side.sh [BUILD_DIR] [--only ixfr,axfr,ingest,notify,upstream]
-#                                 [--quick] [--threads 2,1] [--json-out FILE]
+#       [--quick] [--threads 2,1] [--no-knotd-reuseport] [--json-out FILE]
 # BUILD_DIR needs proxy/xfrproxy and bench/xfrload (a Release build:
 # scripts/build.sh release). Prints Markdown for bench/RESULTS.md and writes
 # the figures as JSON (default BUILD_DIR/side_by_side.json).

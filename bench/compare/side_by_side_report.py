@@ -40,7 +40,7 @@ def _transfer_table(doc, name, extra_rows=()):
     srv = sc["servers"]
     labels = list(srv)
     x = _main_proxy(doc)
-    others = [o for o in ("ixfrdist", "knotd") if o in srv]
+    others = [o for o in ("ixfrdist", "knotd", "knotd reuseport") if o in srv]
     head = "| | " + " | ".join(labels) + " | " + " | ".join(f"{x} / {o}" for o in others) + " |"
     lines = [head, "|---" * (1 + len(labels) + len(others)) + "|"]
     for label, fn, spec, ratio in list(TRANSFER_ROWS) + list(extra_rows):
@@ -117,48 +117,47 @@ def markdown(doc):
 
 
 def targets(doc):
+    """One row per target and xfrproxy `threads:` setting run."""
     sc = doc["scenarios"]
-    x = _main_proxy(doc)
     out = []
 
-    def add(target, measured, ok):
+    def add(x, target, measured, ok):
         status = ok if isinstance(ok, str) else ("met" if ok else "short")
-        out.append(dict(target=target, measured=measured, status=status))
+        out.append(dict(target=f"{target} [{x}]", measured=measured, status=status))
 
-    for name, what in (("ixfr", "(1) IXFR storm"), ("axfr", "(2) AXFR fan-out")):
-        if name not in sc:
-            continue
-        srv = sc[name]["servers"]
-        xr = srv[x]["transfers_per_s"] if srv[x]["errors"] == 0 else 0.0
-        for other, need in (("ixfrdist", 5.0), ("knotd", 1.0)):
-            o = srv.get(other)
-            if o is None:
-                add(f"{what}: xfrproxy >= {need:g}x {other} transfers/s", "not run", "n/a")
+    for x in (f"xfrproxy t{t}" for t in doc["threads"]):
+        for name, what in (("ixfr", "(1) IXFR storm"), ("axfr", "(2) AXFR fan-out")):
+            if name not in sc:
                 continue
-            r = xr / o["transfers_per_s"] if o["transfers_per_s"] else float("inf")
-            cmp_ = ">=" if need > 1 else ">"
-            ok = r >= need if need > 1 else r > need
-            add(f"{what}: xfrproxy {cmp_} {need:g}x {other} transfers/s",
-                f"{r:.2f}x ({xr:.1f} vs {o['transfers_per_s']:.1f}/s)", ok)
-    if "ingest" in sc:
-        i = sc["ingest"]
-        f = i["servers"].get(x)
+            srv = sc[name]["servers"]
+            xr = srv[x]["transfers_per_s"] if srv[x]["errors"] == 0 else 0.0
+            for other, need in (("ixfrdist", 5.0), ("knotd", 1.0), ("knotd reuseport", 1.0)):
+                o = srv.get(other)
+                if o is None:
+                    continue
+                r = xr / o["transfers_per_s"] if o["transfers_per_s"] else float("inf")
+                ok = r >= need if need > 1 else r > need
+                add(x, f"{what}: transfers/s {'>=' if need > 1 else '>'} {need:g}x {other}",
+                    f"{r:.2f}x ({xr:.1f} vs {o['transfers_per_s']:.1f}/s)", ok)
+        f = sc.get("ingest", {}).get("servers", {}).get(x)
         if f:
-            add("(3) ingest: servable in < 2 s", f"{f['servable_s']:.2f} s", f["servable_s"] < 2.0)
-            add("(3) ingest: peak RSS < 2x zone wire size (AXFR bytes)",
+            add(x, "(3) ingest: servable in < 2 s", f"{f['servable_s']:.2f} s",
+                f["servable_s"] < 2.0)
+            add(x, "(3) ingest: peak RSS < 2x zone wire size (AXFR bytes)",
                 f"{f['rss_per_axfr_byte']:.2f}x ({f['rss_per_raw_byte']:.2f}x uncompressed)",
                 f["rss_per_axfr_byte"] < 2.0)
-    if "notify" in sc:
-        n = sc["notify"]
-        if n.get("pending"):
-            add("(4) NOTIFY fan-out to all in < 200 ms", "not run", "pending")
-        else:
+        if "notify" in sc:
+            n = sc["notify"]
             f = n["servers"].get(x)
-            add("(4) NOTIFY fan-out to all in < 200 ms", f"{f['all_answered_ms']:.0f} ms",
-                f["all_answered_ms"] < 200 and f["answered"] == n["params"]["peers"])
-    if "upstream" in sc:
-        runs = sc["upstream"]["servers"].get(x, [])
-        per = [r["axfr"] + r["ixfr"] for r in runs]
-        add("(5) upstream: exactly 1 transfer per change", ", ".join(map(str, per)) or "not run",
-            bool(per) and all(p == 1 for p in per))
+            if n.get("pending") or not f:
+                add(x, "(4) NOTIFY fan-out to all in < 200 ms", "not run", "pending")
+            else:
+                add(x, "(4) NOTIFY fan-out to all in < 200 ms",
+                    f"{f['all_answered_ms']:.0f} ms to {f['notified']}",
+                    f["all_answered_ms"] < 200 and f["notified"] == n["params"]["peers"])
+        if "upstream" in sc:
+            runs = sc["upstream"]["servers"].get(x, [])
+            per = [r["axfr"] + r["ixfr"] for r in runs]
+            add(x, "(5) upstream: exactly 1 transfer per change",
+                ", ".join(map(str, per)) or "not run", bool(per) and all(p == 1 for p in per))
     return out
