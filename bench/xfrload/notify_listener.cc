@@ -71,7 +71,16 @@ absl::StatusOr<std::vector<ScopedFd>> NotifyListener::OpenSockets(const SocketAd
     ScopedFd guard(fd);
     sockaddr_storage ss{};
     socklen_t len = a.ToSockaddr(ss);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    // The sockets of a run that just ended (in this process or another)
+    // can stay bound for a few milliseconds after they are closed, while
+    // the kernel finishes releasing what io_uring held: wait that out
+    // rather than fail a back-to-back run.
+    for (int retry = 0; rc != 0 && errno == EADDRINUSE && retry < 40; ++retry) {
+      ::usleep(5000);
+      rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+    }
+    if (rc != 0) {
       int err = errno;
       return absl::UnavailableError(
           fmt::format("bind {} (NOTIFY address of secondary {}): {}", a.ToString(), i,
