@@ -31,8 +31,12 @@ class ScopedFd {
 absl::Status CheckAddressFree(const SocketAddress& addr);
 
 absl::StatusOr<ScopedFd> OpenUdpSocket(const SocketAddress& addr, bool reuse_port);
+// The default backlog asks for as much as the kernel allows (it caps the
+// value at net.core.somaxconn, 4096 on current kernels): a NOTIFY to
+// thousands of secondaries brings their connections in one burst, and an
+// overflowing accept queue costs each dropped client a 1 s SYN retransmit.
 absl::StatusOr<ScopedFd> OpenTcpListener(const SocketAddress& addr, bool reuse_port,
-                                         int backlog = 1024);
+                                         int backlog = 65535);
 // A non-blocking UDP socket for sending (NOTIFY, SOA checks), bound to the
 // wildcard of the peer's family.
 absl::StatusOr<ScopedFd> OpenUdpClientSocket(bool v6);

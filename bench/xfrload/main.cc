@@ -1,7 +1,12 @@
 // xfrload: the load tool of DESIGN.md ("Command line"). Two modes:
 // `secondaries`, N simulated secondaries against one server, and
 // `primary`, a synthetic primary serving a changing zone (primary_cli.cc).
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -30,6 +35,10 @@ int RunSecondaries(const std::vector<std::string>& args) {
                  xfr::load::SecondariesUsage().c_str());
     return 2;
   }
+  if (options->print_config) {
+    std::fputs(xfr::load::SecondariesConfigYaml(*options).c_str(), stdout);
+    return 0;
+  }
   bool json = options->json;
   auto load = xfr::load::SecondariesLoad::Create(*std::move(options));
   if (!load.ok()) {
@@ -37,7 +46,24 @@ int RunSecondaries(const std::vector<std::string>& args) {
                  std::string(xfr::ToStd(load.status().message())).c_str());
     return 1;
   }
+  // Ctrl-C or SIGTERM ends the run with its report: a thread waits for the
+  // signal (blocked everywhere else) and asks the load to stop.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  xfr::load::SecondariesLoad* raw = load->get();
+  std::atomic<bool> done{false};
+  std::thread waiter([raw, set, &done] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (!done.load()) raw->Stop();
+  });
   xfr::load::LoadReport report = (*load)->Run();
+  done.store(true);
+  pthread_kill(waiter.native_handle(), SIGTERM);  // ends its sigwait
+  waiter.join();
   std::string out = json ? report.ToJson() : report.ToText();
   std::fputs(out.c_str(), stdout);
   return report.TotalErrors() == 0 ? 0 : 1;
