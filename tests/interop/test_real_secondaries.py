@@ -102,16 +102,7 @@ def fold_rdata_names(records):
 
 
 def axfr(port, zone, key=None):
-    """The zone's AXFR through dig, as sorted normalised records (owner
-    lowercased, whitespace collapsed); fails on a refused or broken
-    transfer."""
-    args = ["-y", key.dig_spec()] if key else []
-    text = xfrtest.dig(port, *args, zone, "AXFR", "+nocmd", "+nostats", "+noall", "+answer",
-                       "+onesoa")
-    recs = xfrtest.parse_records(text)
-    if not recs or recs[0][3] != "SOA":
-        raise AssertionError(f"AXFR of {zone} from port {port} failed:\n{text[-2000:]}")
-    return sorted(recs)
+    return xfrtest.dig_axfr(port, zone, *(["-y", key.dig_spec()] if key else []))
 
 
 def lookup(port, name, qtype):
@@ -184,15 +175,7 @@ class NsdSecondary(nsd_server.NsdServer):
 class RealSecondariesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        missing = []
-        for t in TOOLS:
-            try:
-                xfrtest.tool(t)
-            except FileNotFoundError:
-                missing.append(t)
-        if missing:
-            raise AssertionError(f"not installed: {', '.join(missing)} (scripts/install-deps.sh)")
-
+        xfrtest.require_tools(TOOLS)
         cls.key = servers.Key.random("xfr-secondaries-key")
         cls.wrong_key = servers.Key(cls.key.name, cls.key.algorithm,
                                     servers.Key.random("x").secret)

@@ -16,13 +16,13 @@ turning into an A, a name leaving the reach of the policy):
 
 A missing server binary fails the test (never a skip).
 """
-import time
 import unittest
 
 import nsd_server
 import servers
 import xfrtest
 from fake_primary import UpstreamProxy
+from xfrproxy_run import ServerGroup
 
 ZONE = "example.com."
 EDGE4 = ["203.0.113.1", "203.0.113.2"]
@@ -71,11 +71,7 @@ def rewrite(records):
 
 
 def axfr(port):
-    text = xfrtest.dig(port, ZONE, "AXFR", "+nocmd", "+nostats", "+noall", "+answer", "+onesoa")
-    recs = xfrtest.parse_records(text)
-    if not recs or recs[0][3] != "SOA":
-        raise AssertionError(f"AXFR of {ZONE} from port {port} failed:\n{text[-2000:]}")
-    return set(recs)
+    return set(xfrtest.dig_axfr(port, ZONE))
 
 
 def lookup(port, name, qtype):
@@ -85,35 +81,12 @@ def lookup(port, name, qtype):
 
 class RewriteRealSecondariesTest(unittest.TestCase):
     def setUp(self):
-        missing = []
-        for t in TOOLS:
-            try:
-                xfrtest.tool(t)
-            except FileNotFoundError:
-                missing.append(t)
-        if missing:
-            raise AssertionError(f"not installed: {', '.join(missing)} (scripts/install-deps.sh)")
-        self.started = []
-        self.addCleanup(self.close)
-
-    def close(self):
-        errors = []
-        for s in reversed(self.started):
-            if isinstance(s, UpstreamProxy):
-                code, log = s.stop(), s.log()
-                s.cleanup()
-                if code != 0:
-                    errors.append(f"xfrproxy exited {code}:\n{log[-4000:]}")
-            else:
-                s.cleanup()
-        self.started = []
-        if errors:
-            raise AssertionError("\n".join(errors))
+        xfrtest.require_tools(TOOLS)
+        self.servers = ServerGroup()
+        self.addCleanup(self.servers.close)
 
     def start(self, s):
-        s.start()
-        self.started.append(s)
-        return s
+        return self.servers.start(s)
 
     def test_secondaries_hold_the_rewritten_zone(self):
         proxy_port = xfrtest.free_port()

@@ -25,23 +25,12 @@ import nsd_server
 import servers
 import xfrtest
 from fake_primary import UpstreamProxy
-from xfrproxy_run import ProxyKey
+from xfrproxy_run import ProxyKey, ServerGroup
 
 ZONE = "example.com."
 RECORDS = 600
 DIG_SOURCE = "127.0.0.2"  # our own AXFRs from named, not counted as xfrproxy's
 TOOLS = ["named", "rndc", "knotd", "knotc", "nsd", "nsd-control", "nsd-checkconf", "dig"]
-
-
-def check_tools():
-    missing = []
-    for t in TOOLS:
-        try:
-            xfrtest.tool(t)
-        except FileNotFoundError:
-            missing.append(t)
-    if missing:
-        raise AssertionError(f"not installed: {', '.join(missing)} (scripts/install-deps.sh)")
 
 
 def zone_text(serial, records=RECORDS):
@@ -57,18 +46,10 @@ def zone_text(serial, records=RECORDS):
 
 
 def axfr(port, zone=ZONE, key=None, source=None):
-    """The zone's AXFR through dig as sorted records; `source` binds dig to
-    another loopback address (so a primary's log tells its transfers from
-    xfrproxy's, which come from 127.0.0.1)."""
+    """`source` binds dig to another loopback address (so a primary's log
+    tells its transfers from xfrproxy's, which come from 127.0.0.1)."""
     args = ["-y", key.dig_spec()] if key else []
-    if source:
-        args += ["-b", source]
-    text = xfrtest.dig(port, *args, zone, "AXFR", "+nocmd", "+nostats", "+noall", "+answer",
-                       "+onesoa")
-    recs = xfrtest.parse_records(text)
-    if not recs or recs[0][3] != "SOA":
-        raise AssertionError(f"AXFR of {zone} from port {port} failed:\n{text[-2000:]}")
-    return sorted(recs)
+    return xfrtest.dig_axfr(port, zone, *args, *(["-b", source] if source else []))
 
 
 class PrimaryBind(servers.BindServer):
@@ -165,40 +146,13 @@ class BindSecondary(servers.BindServer):
                      zone.rstrip(".")])
 
 
-class Servers:
-    """Starts servers in order and stops all of them by PID, whatever fails."""
-
-    def __init__(self):
-        self.started = []
-
-    def start(self, s):
-        s.start()
-        self.started.append(s)
-        return s
-
-    def close(self):
-        errors = []
-        for s in reversed(self.started):
-            if isinstance(s, UpstreamProxy):
-                code = s.stop()
-                log = s.log()
-                s.cleanup()
-                if code != 0:
-                    errors.append(f"xfrproxy exited {code}:\n{log[-4000:]}")
-            else:
-                s.cleanup()
-        self.started = []
-        if errors:
-            raise AssertionError("\n".join(errors))
-
-
 class RealPrimariesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        check_tools()
+        xfrtest.require_tools(TOOLS)
 
     def setUp(self):
-        self.servers = Servers()
+        self.servers = ServerGroup()
         self.addCleanup(self.servers.close)
 
     def bump_file(self, server, zone, text):

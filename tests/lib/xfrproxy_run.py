@@ -241,6 +241,34 @@ class XfrProxy:
             raise AssertionError(f"xfrproxy exited {code}:\n{log[-4000:]}")
 
 
+class ServerGroup:
+    """Servers a test starts, in order; close() stops all of them by PID,
+    last first, whatever failed, and fails if an xfrproxy did not exit 0."""
+
+    def __init__(self):
+        self.started = []
+
+    def start(self, s):
+        s.start()
+        self.started.append(s)
+        return s
+
+    def close(self):
+        errors = []
+        for s in reversed(self.started):
+            if isinstance(s, XfrProxy):
+                code = s.stop()
+                log = s.log()
+                s.cleanup()
+                if code != 0:
+                    errors.append(f"xfrproxy exited {code}:\n{log[-4000:]}")
+            else:
+                s.cleanup()
+        self.started = []
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+
 # --- Wire format ---------------------------------------------------------------
 
 class WireError(Exception):

@@ -130,6 +130,29 @@ def dig(server_port, *args, server=LOOPBACK, timeout=60):
                 "+time=5", *args], timeout=timeout, check=False)
 
 
+def require_tools(names):
+    """Fails (never skips) naming every tool in `names` not installed."""
+    missing = []
+    for t in names:
+        try:
+            tool(t)
+        except FileNotFoundError:
+            missing.append(t)
+    if missing:
+        raise AssertionError(f"not installed: {', '.join(missing)} (scripts/install-deps.sh)")
+
+
+def dig_axfr(port, zone, *args):
+    """A zone's AXFR through dig, as sorted normalised records (see
+    parse_records), the SOA once; fails on a refused or broken transfer.
+    `args` go to dig first (e.g. "-y", key, "-b", source)."""
+    text = dig(port, *args, zone, "AXFR", "+nocmd", "+nostats", "+noall", "+answer", "+onesoa")
+    recs = parse_records(text)
+    if not recs or recs[0][3] != "SOA":
+        raise AssertionError(f"AXFR of {zone} from port {port} failed:\n{text[-2000:]}")
+    return sorted(recs)
+
+
 def parse_records(text):
     """Records from dig/kdig/master-file style text: list of normalized tuples
     (owner lowercased, ttl, class, type, rdata) ignoring comments and blanks."""
