@@ -1,44 +1,11 @@
 #include "bench/xfrload/options.h"
 
-#include <charconv>
-#include <cmath>
-
+#include "bench/xfrload/args.h"
 #include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace xfr::load {
 namespace {
-
-absl::Status Bad(std::string_view option, std::string_view why) {
-  return absl::InvalidArgumentError(fmt::format("{}: {}", option, why));
-}
-
-template <typename T>
-absl::StatusOr<T> ParseUnsigned(std::string_view option, std::string_view text,
-                                T min, T max) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Bad(option, fmt::format("'{}' is not a number", text));
-  }
-  if (v < min || v > max) {
-    return Bad(option, fmt::format("{} is outside {}..{}", v, min, max));
-  }
-  return v;
-}
-
-absl::StatusOr<absl::Duration> ParseSeconds(std::string_view option,
-                                            std::string_view text) {
-  // Seconds, possibly fractional ("0.5").
-  std::string s(text);
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v <= 0 ||
-      v > 86400) {
-    return Bad(option, fmt::format("'{}' is not a duration in seconds (0..86400]", text));
-  }
-  return absl::Seconds(v);
-}
 
 // "127.0.0.2", "127.0.0.2,127.0.0.3" or the IPv4 range "127.0.0.2-127.0.0.40".
 absl::Status ParseSources(std::string_view text, std::vector<IpAddress>& out) {

@@ -1,55 +1,10 @@
 #include "bench/xfrload/primary_options.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
-
+#include "bench/xfrload/args.h"
 #include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace xfr::load {
-namespace {
-
-absl::Status Bad(std::string_view option, std::string_view why) {
-  return absl::InvalidArgumentError(fmt::format("{}: {}", option, why));
-}
-
-template <typename T>
-absl::StatusOr<T> Unsigned(std::string_view option, std::string_view text, T min, T max) {
-  T v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    return Bad(option, fmt::format("'{}' is not a number", text));
-  }
-  if (v < min || v > max) return Bad(option, fmt::format("{} is outside {}..{}", v, min, max));
-  return v;
-}
-
-// A non-negative decimal ("0.5"), at most `max`.
-absl::StatusOr<double> Decimal(std::string_view option, std::string_view text, double max) {
-  std::string s(text);
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(v) || v < 0 || v > max) {
-    return Bad(option, fmt::format("'{}' is not a number in 0..{}", text, max));
-  }
-  return v;
-}
-
-absl::StatusOr<absl::Duration> Seconds(std::string_view option, std::string_view text) {
-  auto v = Decimal(option, text, 86400 * 365);
-  if (!v.ok()) return v.status();
-  if (*v <= 0) return Bad(option, "must be more than 0 seconds");
-  return absl::Seconds(*v);
-}
-
-absl::StatusOr<SocketAddress> Address(std::string_view option, std::string_view text) {
-  auto a = SocketAddress::Parse(text);
-  if (!a.ok()) return Bad(option, ToStd(a.status().message()));
-  return *a;
-}
-
-}  // namespace
 
 std::string PrimaryUsage() {
   return R"(usage: xfrload primary --listen ADDR:PORT --zone ZONE [options]
@@ -115,15 +70,15 @@ absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string
       }
     };
     if (opt == "--listen") {
-      auto a = Address(opt, v);
+      auto a = ParseAddress(opt, v);
       if (a.ok()) o.listen.push_back(*a);
       st = a.status();
     } else if (opt == "--notify") {
-      auto a = Address(opt, v);
+      auto a = ParseAddress(opt, v);
       if (a.ok()) o.notify.push_back(*a);
       st = a.status();
     } else if (opt == "--http") {
-      take(Address(opt, v), o.http);
+      take(ParseAddress(opt, v), o.http);
     } else if (opt == "--zone") {
       std::string text(v);
       if (text.empty() || text.back() != '.') text += '.';
@@ -132,21 +87,21 @@ absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string
       o.zone = *n;
       have_zone = true;
     } else if (opt == "--records") {
-      take(Unsigned<uint64_t>(opt, v, kMinGeneratedRecords, 100'000'000), o.records);
+      take(ParseUnsigned<uint64_t>(opt, v, kMinGeneratedRecords, 100'000'000), o.records);
     } else if (opt == "--seed") {
-      take(Unsigned<uint64_t>(opt, v, 0, UINT64_MAX), o.seed);
+      take(ParseUnsigned<uint64_t>(opt, v, 0, UINT64_MAX), o.seed);
     } else if (opt == "--serial") {
       uint32_t s = 0;
-      take(Unsigned<uint32_t>(opt, v, 0, UINT32_MAX), s);
+      take(ParseUnsigned<uint32_t>(opt, v, 0, UINT32_MAX), s);
       o.serial = Serial(s);
     } else if (opt == "--changes-per-second") {
-      take(Decimal(opt, v, 100000), o.changes_per_second);
+      take(ParseDecimal(opt, v, 100000), o.changes_per_second);
     } else if (opt == "--changes-per-version") {
-      take(Unsigned<uint32_t>(opt, v, 1, 1'000'000), o.changes_per_version);
+      take(ParseUnsigned<uint32_t>(opt, v, 1, 1'000'000), o.changes_per_version);
     } else if (opt == "--max-changes") {
-      take(Unsigned<uint64_t>(opt, v, 0, UINT64_MAX), o.max_changes);
+      take(ParseUnsigned<uint64_t>(opt, v, 0, UINT64_MAX), o.max_changes);
     } else if (opt == "--journal") {
-      take(Unsigned<uint32_t>(opt, v, 0, 100000), o.journal);
+      take(ParseUnsigned<uint32_t>(opt, v, 0, 100000), o.journal);
     } else if (opt == "--tsig") {
       // NAME:ALG:BASE64; base64 has no ':', so split at the first two.
       size_t a = v.find(':');
@@ -160,15 +115,15 @@ absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string
       if (!f) return Bad(opt, fmt::format("'{}' is not a fault this primary knows", v));
       o.fault = *f;
     } else if (opt == "--refresh") {
-      take(Unsigned<uint32_t>(opt, v, 1, 0x7fffffff), o.refresh);
+      take(ParseUnsigned<uint32_t>(opt, v, 1, 0x7fffffff), o.refresh);
     } else if (opt == "--retry") {
-      take(Unsigned<uint32_t>(opt, v, 1, 0x7fffffff), o.retry);
+      take(ParseUnsigned<uint32_t>(opt, v, 1, 0x7fffffff), o.retry);
     } else if (opt == "--threads") {
-      take(Unsigned<int>(opt, v, 1, 256), o.threads);
+      take(ParseUnsigned<int>(opt, v, 1, 256), o.threads);
     } else if (opt == "--duration") {
-      take(Seconds(opt, v), c.duration);
+      take(ParseSeconds(opt, v, 86400 * 365), c.duration);
     } else if (opt == "--stats-interval") {
-      take(Seconds(opt, v), c.stats_interval);
+      take(ParseSeconds(opt, v, 86400 * 365), c.stats_interval);
     } else {
       return Bad(opt, "unknown option");
     }
