@@ -46,6 +46,7 @@ class Bench:
         self.xfrload = os.path.join(args.build, "bench", "xfrload")
         self.threads = [int(t) for t in args.threads.split(",")]
         self.knot_reuseport = [False] + ([] if args.no_knotd_reuseport else [True])
+        self.xfrload_threads = args.xfrload_threads
         self.size = SIZES["quick" if args.quick else "full"]
         self.size_name = "quick" if args.quick else "full"
         self.results = {}
@@ -74,7 +75,7 @@ class Bench:
         """One xfrload secondaries run against 127.0.0.1:port, with the
         server's CPU before and after (pid None: not measured)."""
         argv = [self.xfrload, "secondaries", "--target", f"127.0.0.1:{port}", "--zone", ZONE,
-                "--json", *map(str, args)]
+                "--json", "--threads", str(self.xfrload_threads), *map(str, args)]
         meter = CpuMeter(pid) if pid else None
         drops0 = listen_drops()
         t0 = time.monotonic()
@@ -297,6 +298,8 @@ def main():
                     help="xfrproxy `threads:` values to run, the first one used for ratios")
     ap.add_argument("--no-knotd-reuseport", action="store_true",
                     help="run knotd as shipped only, not also with tcp-reuseport: on")
+    ap.add_argument("--xfrload-threads", type=int, default=1,
+                    help="xfrload's event loops for the transfer scenarios (1, 2, 4, 5)")
     ap.add_argument("--json-out", help="result file (default BUILD/side_by_side.json)")
     args = ap.parse_args()
     bench = Bench(args)
@@ -309,6 +312,7 @@ def main():
         bench.results[name] = getattr(bench, f"scenario_{name}")()
         bench.results[name]["wall_s"] = time.monotonic() - t0
     doc = dict(size=bench.size_name, sizes=bench.size, threads=bench.threads,
+               xfrload_threads=bench.xfrload_threads,
                when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                load_average=os.getloadavg(), total_wall_s=time.monotonic() - started,
                scenarios=bench.results)

@@ -52,7 +52,8 @@ def _transfer_table(doc, name, extra_rows=()):
 
 
 def markdown(doc):
-    out = [f"Size: {doc['size']}; xfrproxy threads run: {doc['threads']} "
+    out = [f"Size: {doc['size']}; xfrload threads: {doc.get('xfrload_threads', 1)}; "
+           f"xfrproxy threads run: {doc['threads']} "
            f"(ratios use {_main_proxy(doc)}); load average at the end "
            f"{' '.join(f'{v:.2f}' for v in doc['load_average'])}; whole run "
            f"{doc['total_wall_s']:.0f} s.", ""]
