@@ -4,10 +4,11 @@ driven by `xfrload secondaries`. Stdlib only; every process listens on
 127.0.0.1 on a free port and is stopped by PID.
 
 Per scenario and server it records the wall-clock rate, the server's CPU
-seconds (utime+stime of every thread, from /proc/PID/stat before and after)
-per transfer and per MB sent, xfrload's own CPU time, and the ratios of
-xfrproxy to the others; then checks issue 6's targets and reports them
-(never asserts them)."""
+seconds (every thread, from /proc before and after: side_by_side_servers.
+CpuMeter) per transfer and per MB sent, xfrload's own CPU time, connections
+the kernel dropped at a full accept queue, and the ratios of xfrproxy to
+the others; then checks issue 6's targets and reports them (never asserts
+them). Tables: side_by_side_report.py; scenario 4: side_by_side_notify.py."""
 import argparse
 import json
 import os
@@ -18,9 +19,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import primary_side  # noqa: E402  (loopback_limit)
-from side_by_side_servers import (ZONE, IxfrdistServer, KnotPrimary, KnotSecondary,  # noqa: E402
-                                  XfrproxyServer, CpuMeter, cpu_seconds, listen_drops, peak_rss_bytes,
-                                  uncompressed_wire_size, xfrtest, zone_text)
+from side_by_side_servers import (ZONE, CpuMeter, IxfrdistServer, KnotPrimary,  # noqa: E402
+                                  KnotSecondary, XfrproxyServer, cpu_seconds, listen_drops,
+                                  peak_rss_bytes, uncompressed_wire_size, xfrtest, zone_text)
 import side_by_side_report as report  # noqa: E402
 
 SIZES = {
@@ -68,7 +69,7 @@ class Bench:
 
     @staticmethod
     def notify_targets(servers):
-        # ixfrdist 4.7 ignores NOTIFY (it polls); the others follow it.
+        # ixfrdist 4.7 does not act on NOTIFY (it polls); the others do.
         return [("127.0.0.1", s.port) for s in servers if not isinstance(s, IxfrdistServer)]
 
     def load(self, port, pid, *args, timeout=900):
