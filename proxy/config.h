@@ -56,8 +56,6 @@ struct ProxiedConfig {
   std::vector<IpAddress> edge_v6;
   uint32_t ttl = 300;
 
-  // True when `owner` is one of the names or below one of the wildcards.
-  bool Matches(NameView owner) const;
 };
 
 struct ZoneConfig {

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "proxy/served_view.h"
 
 namespace xfr {
 namespace {
@@ -379,8 +380,10 @@ TEST(ConfigTest, ProxiedMatches) {
                "      edge-v6: [\"2001:db8::1\"]\n"),
       "t.yaml", "");
   ASSERT_TRUE(c.ok()) << c.status();
-  const ProxiedConfig& p = *c->zones[0].proxied;
-  EXPECT_EQ(p.ttl, 300u);
+  EXPECT_EQ(c->zones[0].proxied->ttl, 300u);
+  // What the config names is what the rewrite matches.
+  std::shared_ptr<const RewritePolicy> policy = MakeRewritePolicy(c->zones[0].proxied);
+  const RewritePolicy& p = *policy;
   EXPECT_TRUE(p.Matches(N("EXAMPLE.com.")));
   EXPECT_FALSE(p.Matches(N("www.example.com.")));
   EXPECT_TRUE(p.Matches(N("a.cdn.example.com.")));

@@ -1,0 +1,117 @@
+// The YAML walk behind LoadConfig (proxy/config.h), shared by its two
+// halves: proxy/config.cc walks the schema (keys, limits, zones), and
+// proxy/config_values.cc turns single YAML values into typed ones (numbers,
+// durations, names, addresses, CIDR sets) with located error messages.
+// Internal to those two files.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "fmt/format.h"
+#include "proxy/config.h"
+#include "yaml-cpp/yaml.h"
+
+namespace xfr::config_internal {
+
+// One key of a YAML map, kept with its nodes for messages.
+struct Field {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+
+using Fields = std::vector<Field>;
+
+inline const Field* Get(const Fields& fields, std::string_view key) {
+  for (const Field& f : fields) {
+    if (f.key == key) return &f;
+  }
+  return nullptr;
+}
+
+inline std::string Join(std::string_view path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return fmt::format("{}.{}", path, key);
+}
+
+inline std::string Index(std::string_view path, size_t i) {
+  return fmt::format("{}[{}]", path, i);
+}
+
+// Turns a YAML document into a Config. Every check reports through Error(),
+// so every message has the same "file:line:col: path: what" shape.
+class Parser {
+ public:
+  Parser(std::string_view display_name, std::string_view base_dir)
+      : display_name_(display_name), base_dir_(base_dir) {}
+
+  absl::StatusOr<Config> Parse(const YAML::Node& root);
+
+  absl::Status ErrorAt(const YAML::Mark& mark, std::string_view path,
+                       std::string_view what) const {
+    std::string loc = display_name_;
+    if (!mark.is_null()) {
+      loc = fmt::format("{}:{}:{}", display_name_, mark.line + 1,
+                        mark.column + 1);
+    }
+    if (path.empty()) {
+      return absl::InvalidArgumentError(fmt::format("{}: {}", loc, what));
+    }
+    return absl::InvalidArgumentError(
+        fmt::format("{}: {}: {}", loc, path, what));
+  }
+  absl::Status Error(const YAML::Node& n, std::string_view path,
+                     std::string_view what) const {
+    return ErrorAt(n.Mark(), path, what);
+  }
+
+ private:
+  std::string Where(const YAML::Node& n, std::string_view path) const {
+    YAML::Mark m = n.Mark();
+    if (m.is_null()) return fmt::format("{}: {}", display_name_, path);
+    return fmt::format("{}:{}:{}: {}", display_name_, m.line + 1,
+                       m.column + 1, path);
+  }
+
+  absl::StatusOr<Fields> MapFields(
+      const YAML::Node& n, std::string_view path,
+      std::initializer_list<std::string_view> allowed) const;
+  absl::StatusOr<std::string> String(const YAML::Node& n,
+                                     std::string_view path) const;
+  absl::StatusOr<uint64_t> UInt(const YAML::Node& n, std::string_view path,
+                                uint64_t min, uint64_t max) const;
+  absl::StatusOr<bool> Bool(const YAML::Node& n, std::string_view path) const;
+  absl::StatusOr<absl::Duration> Duration(const YAML::Node& n,
+                                          std::string_view path) const;
+  absl::Status Sequence(const YAML::Node& n, std::string_view path) const;
+  absl::StatusOr<Name> DomainName(const YAML::Node& n,
+                                  std::string_view path) const;
+  absl::StatusOr<SocketAddress> Address(const YAML::Node& n,
+                                        std::string_view path,
+                                        std::optional<uint16_t> def) const;
+  absl::StatusOr<CidrSet> Cidrs(const YAML::Node& n,
+                                std::string_view path) const;
+  absl::StatusOr<Name> KeyRef(const YAML::Node& n, std::string_view path,
+                              const Config& config) const;
+  std::string ResolvePath(const std::string& p) const;
+
+  absl::Status ParseKeys(const YAML::Node& n, Config& config) const;
+  absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
+  absl::Status ParseZone(const YAML::Node& n, std::string_view path,
+                         const Config& config, ZoneConfig& zone,
+                         YAML::Mark& name_mark) const;
+  absl::Status ParseSecondaries(const YAML::Node& n, std::string_view path,
+                                const Config& config, ZoneConfig& zone) const;
+  absl::Status ParseProxied(const YAML::Node& n, std::string_view path,
+                            ZoneConfig& zone) const;
+
+  std::string display_name_;
+  std::string base_dir_;
+};
+
+}  // namespace xfr::config_internal
