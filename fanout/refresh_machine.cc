@@ -211,7 +211,7 @@ void RefreshMachine::Decide(absl::Time now, Actions& out) {
   }
   soa_pending_ = 0;
   if (!best) {
-    Fail(fmt::format("no primary answered the SOA query ({})", absl::StrJoin(errors, "; ")),
+    Fail(fmt::format("no usable SOA answer from any primary ({})", absl::StrJoin(errors, "; ")),
          now, out);
     return;
   }
@@ -492,12 +492,13 @@ RefreshHealth RefreshMachine::Health(absl::Time now) const {
   h.expires_at = have_.expires_at;
   h.last_error = last_error_;
   h.failures = failures_;
+  if (failing_since_ && have_.serial) h.degraded_at = *failing_since_ + Timer(&RefreshTimers::refresh);
   if (!have_.serial) {
     h.state = RefreshHealth::kNoData;
   } else if (expired_ ||
              (have_.expires_at != absl::InfinitePast() && now >= have_.expires_at)) {
     h.state = RefreshHealth::kExpired;
-  } else if (failing_since_ && now - *failing_since_ > Timer(&RefreshTimers::refresh)) {
+  } else if (now >= h.degraded_at) {
     // Failing for longer than a refresh interval: the secondaries behind
     // us may be missing changes.
     h.state = RefreshHealth::kDegraded;

@@ -114,6 +114,9 @@ struct RefreshHealth {
   State state = kNoData;
   std::optional<absl::Time> last_success;    // last good contact
   std::optional<absl::Time> failing_since;   // first failure of the run
+  // When a failing run becomes "degraded" (failing_since + REFRESH), so a
+  // reader can tell without asking the machine again.
+  absl::Time degraded_at = absl::InfiniteFuture();
   absl::Time next_check = absl::InfiniteFuture();
   absl::Time expires_at = absl::InfinitePast();
   std::string last_error;

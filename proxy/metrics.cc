@@ -213,6 +213,10 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
                 stats.upstream_transfer_failures);
   CounterMetric(out, "xfrproxy_upstream_axfr_fallbacks_total",
                 "IXFR attempts that fell back to AXFR.", stats.upstream_axfr_fallbacks);
+  CounterMetric(out, "xfrproxy_upstream_refresh_failures_total",
+                "Refreshes (SOA check and transfer) that ended without success, "
+                "including those that could not start.",
+                stats.upstream_refresh_failures);
   CounterMetric(out, "xfrproxy_zones_expired_total",
                 "Times a zone passed its EXPIRE without contact with a primary.",
                 stats.zones_expired);
@@ -259,6 +263,19 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
            [now](const LiveZone& lz, const ServedZone& z) -> uint64_t {
              return Expired(lz, z, now) ? 1 : 0;
            });
+  per_zone("xfrproxy_zone_refresh_degraded",
+           "1 when the zone's refresh from its primaries has failed for longer than "
+           "its SOA REFRESH.",
+           [now](const LiveZone& lz, const ServedZone&) -> uint64_t {
+             auto h = lz.refresh_health(now);
+             return h && h->state == RefreshHealth::kDegraded ? 1 : 0;
+           });
+  per_zone("xfrproxy_zone_refresh_failures",
+           "Refreshes in a row that failed (0 after a good contact).",
+           [now](const LiveZone& lz, const ServedZone&) -> uint64_t {
+             auto h = lz.refresh_health(now);
+             return h ? h->failures : 0;
+           });
   per_zone("xfrproxy_zone_published_timestamp_seconds",
            "Unix time the version being served was published.",
            [](const LiveZone&, const ServedZone& z) -> uint64_t {
@@ -272,8 +289,16 @@ HealthReport RenderHealth(const ZoneStore& store, absl::Time now) {
   HealthReport r;
   for (const LiveZone* lz : SortedZones(store)) {
     std::shared_ptr<const ServedZone> z = lz->Current();
-    if (z && !Expired(*lz, *z, now)) continue;
+    auto h = lz->refresh_health(now);
+    bool degraded = z && h && h->state == RefreshHealth::kDegraded;
+    if (z && !Expired(*lz, *z, now) && !degraded) continue;
     r.healthy = false;
+    if (degraded) {
+      // Still served, but the secondaries behind us may be missing changes.
+      r.text += fmt::format("{} degraded: refresh failing since {}: {}\n", lz->name().ToText(),
+                            Rfc3339(*h->failing_since), h->last_error);
+      continue;
+    }
     r.text += fmt::format("{} {}\n", lz->name().ToText(), z ? "expired" : "not loaded");
   }
   if (r.healthy) r.text = "ok\n";
@@ -304,6 +329,11 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
         out += fmt::format("{}{}", i ? "," : "", z->journal[i]->from().value());
       }
       out += "]";
+      if (auto h = lz->refresh_health(now)) {
+        out += fmt::format(",\"refresh\":{{\"state\":{},\"failures\":{},\"last_error\":{}}}",
+                           JsonString(RefreshHealthName(h->state)), h->failures,
+                           h->last_error.empty() ? std::string("null") : JsonString(h->last_error));
+      }
     } else {
       out +=
           ",\"serial\":null,\"records\":null,\"expired\":null,"

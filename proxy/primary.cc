@@ -164,16 +164,21 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   // RFC 1995 §2: a client as new as us (or, by RFC 1982, newer) gets the
   // SOA alone.
   if (!(have < zone->serial())) {
-    if (zone->serial() < have && entry->notify_policy().follows_primary && on_notify_) {
+    if (zone->serial() < have && entry->notify_policy().follows_primary && on_notify_ &&
+        !req.ctx.reasked) {
       // The client is ahead of us: the primary must have told it of a
       // change we have not fetched yet. Take it as a NOTIFY: one check,
       // coalesced with every other such request (single flight).
       stats_.ahead_of_us.Add();
-      on_notify_(entry->name(), req.ctx.peer, have);
+      on_notify_(entry->name(), req.ctx.peer, have, RefreshTrigger::kClientAhead);
       if (req.ctx.may_defer) {
         stats_.deferred.Add();
-        return Reply::Deferred();
+        return Reply::Deferred(entry->name());
       }
+    } else if (zone->serial() < have && req.ctx.reasked && req.ctx.may_defer) {
+      // Asked again after another change of the zone, still behind the
+      // client: keep waiting for the check it is waiting on.
+      return Reply::Deferred(entry->name());
     }
     return SoaAnswer(req, *zone);
   }
@@ -216,7 +221,7 @@ Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
     if (auto f = ParseSoaRdata(r.rdata)) hint = f->serial;
   }
   stats_.notify_received.Add();
-  if (on_notify_) on_notify_(entry->name(), req.ctx.peer, hint);
+  if (on_notify_) on_notify_(entry->name(), req.ctx.peer, hint, RefreshTrigger::kNotify);
   // RFC 1996 §4.7: answer at once, echoing the question, before any check.
   MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
   b.header().aa = true;

@@ -16,11 +16,16 @@
 
 namespace xfr {
 
-// Told of every accepted NOTIFY (RFC 1996) for a zone that follows a
-// primary, with the serial the NOTIFY carried, if any (a hint, never data).
-// Called on the serving thread; the zone's owner takes it from there.
+// Why a zone that follows a primary should check it now.
+enum class RefreshTrigger : uint8_t {
+  kNotify,       // an accepted NOTIFY (RFC 1996), `hint` the serial it carried
+  kClientAhead,  // an IXFR from `hint`, newer than ours; the request waits
+};
+// Told of every such trigger, with the serial it carried, if any (a hint,
+// never data). Called on the serving thread; the zone's owner takes it
+// from there.
 using NotifyHook = std::function<void(const Name& zone, const SocketAddress& from,
-                                      std::optional<Serial> hint)>;
+                                      std::optional<Serial> hint, RefreshTrigger why)>;
 
 class PrimaryResponder : public Responder {
  public:

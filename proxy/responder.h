@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "core/name.h"
 #include "core/wire.h"
 #include "proxy/net_address.h"
 
@@ -36,8 +37,8 @@ class TransferStream {
 
 struct Reply {
   // kDeferred: the answer needs data the proxy is fetching from upstream;
-  // the connection holds the request and asks again once the zone changes
-  // (or the wait is over). Only over TCP.
+  // the connection holds the request and asks again once the zone changes,
+  // the check it waits on ends, or the wait is over. Only over TCP.
   enum class Kind : uint8_t { kDrop, kMessage, kTransfer, kDeferred };
   Kind kind = Kind::kDrop;
   std::vector<uint8_t> message;             // kMessage
@@ -46,6 +47,7 @@ struct Reply {
   // until when it may keep waiting.
   std::vector<uint8_t> deferred_request;
   absl::Time deferred_until;
+  Name deferred_zone;  // the zone whose check it waits on
 
   static Reply Drop() { return Reply{}; }
   static Reply Message(std::vector<uint8_t> m) {
@@ -54,9 +56,10 @@ struct Reply {
     r.message = std::move(m);
     return r;
   }
-  static Reply Deferred() {
+  static Reply Deferred(const Name& zone) {
     Reply r;
     r.kind = Kind::kDeferred;
+    r.deferred_zone = zone;
     return r;
   }
   static Reply Transfer(std::unique_ptr<TransferStream> t) {
@@ -75,6 +78,8 @@ struct RequestContext {
   // single flight, requests for data newer than ours wait on one upstream
   // transfer instead of each getting a stale answer.
   bool may_defer = false;
+  // Asked again after a deferral: the hint it carried was already taken.
+  bool reasked = false;
 };
 
 class Responder {

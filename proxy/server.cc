@@ -22,6 +22,10 @@ constexpr absl::Duration kShutdownPoll = absl::Milliseconds(50);
 constexpr uint16_t kUdpBufferGroupBase = 1;
 constexpr uint16_t kNotifyBufferGroup = 1000;
 
+std::optional<IpAddress> TransferSource(const Config&, const ZoneConfig&, bool) {
+  return std::nullopt;  // MERGE: transfer-source
+}
+
 sigset_t HandledSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -170,15 +174,19 @@ absl::Status Server::SetupWorker(Worker& w) {
   auto loop = EventLoop::Create();
   if (!loop.ok()) return loop.status();
   w.loop = std::move(*loop);
-  // NOTIFYs reach the zone's owner, the first worker, whichever thread
+  // NOTIFYs and clients ahead of us reach the zone owner, whichever thread
   // took them (RFC 1996: answer at once, act on the owner's schedule).
-  if (owner_loop_ == nullptr) owner_loop_ = w.loop.get();  // the first worker
   EventLoop* owner = owner_loop_;
   NotifyHook hook = [this, owner](const Name& zone, const SocketAddress& from,
-                                  std::optional<Serial> hint) {
-    owner->Post([this, zone, from, hint] {
+                                  std::optional<Serial> hint, RefreshTrigger why) {
+    owner->Post([this, zone, from, hint, why] {
       auto it = upstream_.find(zone);
-      if (it != upstream_.end()) it->second->Notified(from, hint);
+      if (it == upstream_.end()) return;
+      if (why == RefreshTrigger::kClientAhead && hint) {
+        it->second->ClientAhead(*hint);
+      } else {
+        it->second->Notified(from, hint);
+      }
     });
   };
   w.responder = std::make_unique<PrimaryResponder>(store_, stats_, std::move(hook));
@@ -207,33 +215,32 @@ absl::Status Server::StartWorkers() {
   for (const SocketAddress& addr : config_.listen) {
     if (absl::Status st = CheckAddressFree(addr); !st.ok()) return st;
   }
-  auto first = std::make_unique<Worker>();
-  if (absl::Status st = SetupWorker(*first); !st.ok()) return st;
-  workers_.push_back(std::move(first));
-  // The NOTIFY sender's receive buffers take a group above the listeners'.
-  auto sender = NotifySender::Start(*workers_[0]->loop, kNotifyBufferGroup);
+  // The zone owner's ring: set up on this thread, which runs it in Run().
+  auto owner = EventLoop::Create();
+  if (!owner.ok()) return owner.status();
+  owner_ = std::move(*owner);
+  owner_loop_ = owner_.get();
+  exchanges_ = std::make_unique<ExchangePool>(*owner_loop_);
+  auto sender = NotifySender::Start(*owner_loop_, kNotifyBufferGroup);
   if (!sender.ok()) return sender.status();
   notify_ = std::move(*sender);
   notify_->Configure(config_);
   AttachPeers();
-  for (const ZoneConfig& z : config_.zones) {
-    // Like BIND and Knot, tell the secondaries at start-up what we serve.
-    LiveZone* e = store_->Find(z.name);
-    if (auto cur = e ? e->Current() : nullptr) Published(z.name, *cur, nullptr, false);
-  }
-  // Each ring is created, armed and driven by one thread: SINGLE_ISSUER
-  // and DEFER_TASKRUN tie it to the thread that set it up.
-  for (int i = 1; i < n; ++i) {
+  // Each serving ring is created, armed and driven by one thread:
+  // SINGLE_ISSUER and DEFER_TASKRUN tie it to the thread that set it up.
+  for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
     w->index = i;
     std::promise<absl::Status> ready;
     std::future<absl::Status> setup = ready.get_future();
     Worker* raw = w.get();
+    workers_running_.fetch_add(1);
     w->thread = std::thread([this, raw, &ready] {
       absl::Status st = SetupWorker(*raw);
       bool ok = st.ok();
       ready.set_value(std::move(st));
       if (ok) raw->loop->Run();
+      workers_running_.fetch_sub(1);
     });
     workers_.push_back(std::move(w));
     if (absl::Status st = setup.get(); !st.ok()) {
@@ -243,14 +250,20 @@ absl::Status Server::StartWorkers() {
       return st;
     }
   }
+  for (const ZoneConfig& z : config_.zones) {
+    // Like BIND and Knot, tell the secondaries at start-up what we serve.
+    LiveZone* e = store_->Find(z.name);
+    if (auto cur = e ? e->Current() : nullptr) Published(z.name, *cur, nullptr, false);
+  }
   int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) {
     BeginShutdown();
     return absl::InternalError(fmt::format("signalfd: {}", std::strerror(errno)));
   }
-  signals_ = std::make_unique<SignalWatcher>(*this, *workers_[0]->loop, sfd);
-  LogInfo("serving {} zones on {} addresses with {} threads ({})", config_.zones.size(),
-          config_.listen.size(), n, workers_[0]->loop->ring().features().Describe());
+  signals_ = std::make_unique<SignalWatcher>(*this, *owner_loop_, sfd);
+  LogInfo("serving {} zones on {} addresses with {} threads and a zone owner ({})",
+          config_.zones.size(), config_.listen.size(), n,
+          owner_loop_->ring().features().Describe());
   return absl::OkStatus();
 }
 
@@ -290,32 +303,44 @@ void Server::SyncUpstreams() {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> next;
   for (const ZoneConfig& z : config_.zones) {
     if (z.has_file()) continue;
+    std::optional<IpAddress> v4 = TransferSource(config_, z, /*v6=*/false);
+    std::optional<IpAddress> v6 = TransferSource(config_, z, /*v6=*/true);
     auto it = upstream_.find(z.name);
     if (it != upstream_.end()) {
-      bool moved = it->second->config().primaries != z.primaries;
-      it->second->Reconfigure(z, PrimaryKey(z), config_.limits);
-      if (moved) it->second->RefreshSoon();
+      // A changed list of primaries is checked at once (the machine does it).
+      it->second->Reconfigure(z, PrimaryKey(z), config_.limits, v4, v6);
       next.emplace(z.name, std::move(it->second));
       continue;
     }
     Name name = z.name;
+    UpstreamHooks hooks;
+    hooks.published = [this, name](std::shared_ptr<const ServedZone> served,
+                                   std::shared_ptr<const ZoneDiff> diff) {
+      Published(name, *served, std::move(diff), /*changed=*/true);
+    };
+    hooks.refreshed = [this, name](absl::Time at, uint32_t expire) {
+      if (!state_) return;
+      if (absl::Status st = state_->SaveRefresh(name, at, expire); !st.ok()) {
+        LogError("zone {}: state-dir: {}", name.ToText(), std::string(st.message()));
+      }
+    };
+    hooks.release_waiters = [this, name] { ReleaseWaiters(name); };
     auto up = std::make_unique<UpstreamZone>(
-        *workers_[0]->loop, z, PrimaryKey(z), config_.limits, stats_,
-        [this, name] { return store_->Find(name); },
-        [this, name](std::shared_ptr<const ServedZone> served,
-                     std::shared_ptr<const ZoneDiff> diff) {
-          Published(name, *served, std::move(diff), /*changed=*/true);
-        },
-        [this, name](absl::Time at, uint32_t expire) {
-          if (!state_) return;
-          if (absl::Status st = state_->SaveRefresh(name, at, expire); !st.ok()) {
-            LogError("zone {}: state-dir: {}", name.ToText(), std::string(st.message()));
-          }
-        });
+        *exchanges_, z, PrimaryKey(z), config_.limits, v4, v6, stats_,
+        [this, name] { return store_->Find(name); }, std::move(hooks));
     up->Start();
     next.emplace(z.name, std::move(up));
   }
   upstream_ = std::move(next);  // zones gone from the config stop here
+}
+
+void Server::ReleaseWaiters(const Name& zone) {
+  for (auto& w : workers_) {
+    Worker* raw = w.get();
+    w->loop->Post([raw, zone] {
+      for (auto& t : raw->tcp) t->ReleaseWaiting(zone);
+    });
+  }
 }
 
 void Server::AttachPeers() {
@@ -490,16 +515,28 @@ void Server::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   if (notify_) notify_->Stop();
+  upstream_.clear();  // abandons every exchange with a primary
   for (auto& w : workers_) {
     Worker* raw = w.get();
     w->loop->Post([raw] { raw->Drain(); });
   }
+  if (owner_loop_ != nullptr) WaitForWorkers();
+}
+
+void Server::WaitForWorkers() {
+  if (workers_running_.load() == 0) {
+    owner_loop_->Stop();
+    return;
+  }
+  owner_loop_->After(kShutdownPoll, [this] { WaitForWorkers(); });
 }
 
 int Server::Run() {
-  // The other workers already run on their own threads.
-  workers_[0]->loop->Run();
-  for (size_t i = 1; i < workers_.size(); ++i) workers_[i]->thread.join();
+  // The serving threads already run; this thread owns the zones.
+  owner_loop_->Run();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
   LogInfo("stopped: {} queries, {} transfers served",
           stats_.udp_queries.Get() + stats_.tcp_queries.Get(), stats_.transfers_done.Get());
   return 0;

@@ -1,9 +1,14 @@
 // The running xfrproxy: serving threads (one ring each, SO_REUSEPORT
-// listeners), the zones loaded from master files, signals (SIGHUP reloads,
-// SIGTERM stops gracefully). The first thread also owns every change to the
-// zones, so publishing a version needs no lock (DESIGN.md "Threads").
+// listeners) and one zone-owner thread, the one that calls Run(), with a
+// ring of its own and no listener. The owner makes every change to the
+// zones: it follows the primaries, builds, rewrites, encodes and persists
+// new versions, sends NOTIFY, reloads on SIGHUP and stops on SIGTERM.
+// Serving threads only pick up the versions it publishes (an atomic
+// pointer swap), so a million-record version being built never stalls a
+// transfer being served (DESIGN.md "Threads").
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -50,6 +55,10 @@ class Server {
   // the config (zone owner thread only).
   void SyncUpstreams();
   std::optional<TsigKey> PrimaryKey(const ZoneConfig& z) const;
+  // Requests waiting on `zone`'s check are answered now (every thread).
+  void ReleaseWaiters(const Name& zone);
+  // Stops the owner's loop once every serving thread has drained.
+  void WaitForWorkers();
   // A new version of `zone` is servable: RFC 1996 §3.7 NOTIFY to its
   // secondaries (and, later, persistence).
   // `changed`: a new version (persisted first: what was served survives a
@@ -70,12 +79,17 @@ class Server {
   ServerStats stats_;
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  EventLoop* owner_loop_ = nullptr;  // the first worker's: owns zone changes
+  // The zone owner's loop, run by Run() on the calling thread.
+  std::unique_ptr<EventLoop> owner_;
+  EventLoop* owner_loop_ = nullptr;
+  std::atomic<size_t> workers_running_{0};
   std::unique_ptr<SignalWatcher> signals_;
   // NOTIFY fan-out to the secondaries (first worker's loop); declared after
   // the workers so it goes before their loops do.
   std::unique_ptr<NotifySender> notify_;
-  // Zones that follow a primary, owned by the first worker's thread.
+  // Exchanges with primaries; outlives the zones that start them.
+  std::unique_ptr<ExchangePool> exchanges_;
+  // Zones that follow a primary, owned by the zone owner's thread.
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;
   std::optional<StateStore> state_;  // when state-dir is set

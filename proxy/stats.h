@@ -45,6 +45,7 @@ struct ServerStats {
   Counter upstream_up_to_date;
   Counter upstream_transfer_failures;
   Counter upstream_axfr_fallbacks;
+  Counter upstream_refresh_failures;  // checks that ended without success
   Counter zones_expired;
 };
 

@@ -108,10 +108,14 @@ class TcpServer::Connection : public CompletionTarget {
 
   // Asks the responder again for a deferred request at the front: answered
   // now if the data arrived or the wait is over, else it keeps waiting.
-  void ResolveDeferred(absl::Time now) {
+  // `released`: the check it waited on for that zone has ended, so it is
+  // answered with what we have now, new or not.
+  void ResolveDeferred(absl::Time now, const Name* released = nullptr) {
     if (closing_ || out_.empty() || out_.front().kind != Reply::Kind::kDeferred) return;
     Reply& front = out_.front();
-    RequestContext ctx{peer_, Transport::kTcp, now, now < front.deferred_until};
+    bool done = released != nullptr && front.deferred_zone == *released;
+    RequestContext ctx{peer_, Transport::kTcp, now, now < front.deferred_until && !done,
+                       /*reasked=*/true};
     Reply r = server_.responder_.Handle(
         Bytes(front.deferred_request.data(), front.deferred_request.size()), ctx);
     if (r.kind == Reply::Kind::kDeferred) return;
@@ -400,6 +404,14 @@ void TcpServer::ZoneChanged() {
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection* c = (it++)->get();
     c->ResolveDeferred(now);
+  }
+}
+
+void TcpServer::ReleaseWaiting(const Name& zone) {
+  absl::Time now = loop_.Now();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    Connection* c = (it++)->get();
+    c->ResolveDeferred(now, &zone);
   }
 }
 

@@ -69,6 +69,9 @@ class TcpServer : private CompletionTarget {
   // A zone published a new version: requests waiting for newer data than
   // we had (Reply::kDeferred) are asked again.
   void ZoneChanged();
+  // The upstream check that requests for `zone` waited on has ended: they
+  // are answered now, from a new version or with the SOA we have.
+  void ReleaseWaiting(const Name& zone);
 
  private:
   class Connection;

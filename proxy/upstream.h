@@ -1,19 +1,30 @@
-// The upstream role: xfrproxy as a secondary of a zone's primaries (RFC 1034
-// §4.3.5, RFC 1995, RFC 1996, RFC 5936). Per zone a small state machine on
-// the zone owner's loop: SOA checks on REFRESH (RETRY after a failure),
-// primaries tried in order, IXFR with AXFR fallback, EXPIRE without a good
-// contact, and NOTIFY bursts coalesced into one check. A new version is
-// published only once the whole transfer is in and checked.
+// The upstream role: xfrproxy as a secondary of a zone's primaries. Every
+// decision is fanout/refresh_machine.h's; this is its driver on the zone
+// owner's loop. It turns the machine's actions into exchanges with the
+// primaries (an SOA query over UDP, an IXFR or AXFR over TCP fed to the
+// I/O-free XfrIngest), feeds their results back, builds and publishes the
+// versions the machine accepts, and keeps the zone's health where /healthz
+// and the metrics read it.
+//
+// Lifetimes: an exchange is owned by the ExchangePool, which outlives every
+// zone. A zone holds a plain pointer to each exchange it waits on until the
+// exchange reports or the zone abandons it; the pool frees an exchange once
+// it has reported or been abandoned AND every ring operation it started has
+// completed, so a late completion never reaches freed memory or a zone
+// that gave up on it.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "core/serial.h"
 #include "core/tsig_key.h"
+#include "core/xfr_ingest.h"
+#include "fanout/refresh_machine.h"
 #include "fanout/served_zone.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
@@ -22,86 +33,104 @@
 
 namespace xfr {
 
+class UpstreamExchange;
+
+// Owns every exchange with a primary on one loop.
+class ExchangePool {
+ public:
+  explicit ExchangePool(EventLoop& loop);
+  ~ExchangePool();
+  ExchangePool(const ExchangePool&) = delete;
+  ExchangePool& operator=(const ExchangePool&) = delete;
+
+  EventLoop& loop() { return loop_; }
+  UpstreamExchange* Add(std::unique_ptr<UpstreamExchange> x);
+  // Frees `x` soon if it is finished (reported or abandoned, nothing in
+  // flight). Never frees it inside its own completion handler.
+  void MaybeReap(UpstreamExchange* x);
+  size_t size() const { return live_.size(); }
+
+ private:
+  EventLoop& loop_;
+  absl::flat_hash_map<UpstreamExchange*, std::unique_ptr<UpstreamExchange>> live_;
+};
+
+// Where a zone's upstream side reports, besides LiveZone.
+struct UpstreamHooks {
+  // A new version is served: persist it, NOTIFY the secondaries.
+  std::function<void(std::shared_ptr<const ServedZone>, std::shared_ptr<const ZoneDiff>)>
+      published;
+  // The primary confirmed our data at `at`, valid `expire` seconds.
+  std::function<void(absl::Time at, uint32_t expire)> refreshed;
+  // Requests that waited on the check that just ended get answered.
+  std::function<void()> release_waiters;
+};
+
 class UpstreamZone {
  public:
-  // `entry` finds the zone's current LiveZone (a reload replaces the store);
-  // `published` is told of every new version (NOTIFY fan-out, persistence).
   using EntryLookup = std::function<LiveZone*()>;
-  using PublishedHook =
-      std::function<void(std::shared_ptr<const ServedZone>, std::shared_ptr<const ZoneDiff>)>;
-  // The primary confirmed our data (same serial, or after a transfer).
-  using RefreshedHook = std::function<void(absl::Time at, uint32_t expire_seconds)>;
 
-  UpstreamZone(EventLoop& loop, ZoneConfig config, std::optional<TsigKey> key,
-               LimitsConfig limits, ServerStats& stats, EntryLookup entry,
-               PublishedHook published, RefreshedHook refreshed = nullptr);
+  UpstreamZone(ExchangePool& pool, ZoneConfig config, std::optional<TsigKey> key,
+               LimitsConfig limits, std::optional<IpAddress> transfer_source_v4,
+               std::optional<IpAddress> transfer_source_v6, ServerStats& stats,
+               EntryLookup entry, UpstreamHooks hooks);
   ~UpstreamZone();
   UpstreamZone(const UpstreamZone&) = delete;
   UpstreamZone& operator=(const UpstreamZone&) = delete;
 
-  // Starts following: an SOA check right away.
+  // Starts following: a check right away.
   void Start();
-  // A NOTIFY was accepted for the zone (RFC 1996 §3.11): check now, unless a
-  // check or transfer is already in flight (then check once more after it,
-  // if the hint says the primary may be ahead of what that finds).
+  // A NOTIFY was accepted (RFC 1996 §3.11), with the serial it carried.
   void Notified(const SocketAddress& from, std::optional<Serial> hint);
-  // A downstream client asked for data newer than ours: same as a NOTIFY.
-  void RefreshSoon() { Notified(SocketAddress(), std::nullopt); }
-  // A reload changed the zone's settings (primaries, key, limits).
-  void Reconfigure(ZoneConfig config, std::optional<TsigKey> key, LimitsConfig limits);
+  // A client asked for a serial newer than ours; its request waits.
+  void ClientAhead(Serial serial);
+  // Check now (a reload with new primaries, an operator's request).
+  void RefreshNow();
+  // A reload changed the zone's settings.
+  void Reconfigure(ZoneConfig config, std::optional<TsigKey> key, LimitsConfig limits,
+                   std::optional<IpAddress> transfer_source_v4,
+                   std::optional<IpAddress> transfer_source_v6);
 
   const ZoneConfig& config() const { return config_; }
-  bool busy() const { return state_ != State::kIdle; }
+  RefreshHealth Health() const;
 
  private:
-  class SoaQuery;
-  class Transfer;
-  friend class SoaQuery;
-  friend class Transfer;
-  enum class State { kIdle, kSoaCheck, kTransfer };
+  void Execute(std::vector<RefreshAction> actions);
+  void Do(const RefreshAction& a);
+  void QuerySoa(const RefreshAction& a);
+  void StartTransfer(const RefreshAction& a);
+  void Publish(const RefreshAction& a);
+  void ArmWake();
+  void ReportHealth();
+  RefreshSnapshot Snapshot() const;
+  std::shared_ptr<const ServedZone> Current() const;
+  std::optional<IpAddress> SourceFor(const SocketAddress& to) const;
+  std::string Name() const { return config_.name.ToText(); }
 
-  void BeginCheck();
-  void OnSoaAnswer(size_t primary, absl::StatusOr<std::pair<Serial, std::optional<uint32_t>>> r);
-  void DecideAfterSoa();
-  void NextCandidate();
-  void StartTransfer(size_t primary, bool ixfr);
-  void OnTransferDone(size_t primary, bool was_ixfr, bool fall_back_to_axfr,
-                      absl::StatusOr<struct IngestResult> r);
-  // `transferred`: the new version is persisted with its own timestamp, so
-  // the refreshed hook is only for checks that found no change.
-  void Succeeded(std::optional<uint32_t> expire_option, bool transferred = false);
-  void Failed(const std::string& why);
-  void ScheduleCheck(absl::Duration after);
-  void CheckExpiry();
-  std::shared_ptr<const ServedZone> Current();
-  uint32_t SoaTimer(uint32_t SoaFields::*field, uint32_t fallback) const;
-
+  ExchangePool& pool_;
   EventLoop& loop_;
   ZoneConfig config_;
   std::optional<TsigKey> key_;
   LimitsConfig limits_;
+  std::optional<IpAddress> source_v4_;
+  std::optional<IpAddress> source_v6_;
   ServerStats& stats_;
   EntryLookup entry_;
-  PublishedHook published_;
-  RefreshedHook refreshed_;
+  UpstreamHooks hooks_;
 
-  State state_ = State::kIdle;
-  bool recheck_ = false;  // a NOTIFY arrived while busy
-  std::optional<Serial> primary_serial_;
-  TimerQueue::Id check_timer_ = 0;
-  TimerQueue::Id expire_timer_ = 0;
-  // One SOA query per primary while checking; each owns itself until its
-  // operations complete.
-  std::vector<SoaQuery*> soa_queries_;
-  std::vector<std::optional<std::pair<Serial, std::optional<uint32_t>>>> answers_;
-  size_t soa_pending_ = 0;
-  TimerQueue::Id grace_timer_ = 0;
-  // Primaries with the newest serial, in configuration order, to transfer
-  // from in turn.
-  std::vector<size_t> candidates_;
-  size_t next_candidate_ = 0;
-  Transfer* transfer_ = nullptr;  // likewise
-  bool expired_logged_ = false;
+  RefreshMachine machine_;
+  // Exchanges the machine waits on, by id; not owned (see the pool).
+  absl::flat_hash_map<uint64_t, UpstreamExchange*> waiting_;
+  // Where each exchange went, for logs after a reload changed the list.
+  absl::flat_hash_map<uint64_t, SocketAddress> targets_;
+  // Transfers received and waiting for the machine's kPublish.
+  absl::flat_hash_map<uint64_t, IngestResult> received_;
+  // Inputs that arrived while actions were being carried out (an exchange
+  // that could not start): fed to the machine once the list is done.
+  std::deque<std::function<std::vector<RefreshAction>()>> deferred_;
+  bool executing_ = false;
+  TimerQueue::Id wake_timer_ = 0;
+  absl::Time wake_at_ = absl::InfiniteFuture();
 };
 
 }  // namespace xfr

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "core/name.h"
 #include "core/tsig_key.h"
 #include "fanout/peer_state.h"
+#include "fanout/refresh_machine.h"
 #include "fanout/served_zone.h"
 #include "proxy/config.h"
 #include "proxy/net_address.h"
@@ -77,9 +79,38 @@ class LiveZone {
     return peers_.load(std::memory_order_acquire);
   }
 
+  // When the primary last confirmed the data, and for how long it stays
+  // valid from then; unset until the first contact (or a restore).
+  std::optional<absl::Time> refreshed_at() const {
+    int64_t ms = refreshed_ms_.load(std::memory_order_acquire);
+    if (ms == kNever) return std::nullopt;
+    return absl::FromUnixMillis(ms);
+  }
+  uint32_t expire_seconds() const { return expire_.load(std::memory_order_relaxed); }
+
+  // The refresh machine's view of a zone that follows primaries, for
+  // /healthz, metrics and status (read off the owner's thread, rarely: a
+  // mutex, never on the serving path). Unset for file zones.
+  void SetRefreshHealth(const RefreshHealth& h) {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_ = h;
+  }
+  // The health at `now`: a refresh failing for longer than REFRESH turns
+  // "ok" into "degraded" without waiting for the owner to say so.
+  std::optional<RefreshHealth> refresh_health(absl::Time now) const {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (!health_) return std::nullopt;
+    RefreshHealth h = *health_;
+    if (h.state == RefreshHealth::kOk && now >= h.degraded_at) h.state = RefreshHealth::kDegraded;
+    return h;
+  }
+
   void CopyRefreshFrom(const LiveZone& o) {
     expire_.store(o.expire_.load());
     refreshed_ms_.store(o.refreshed_ms_.load());
+    std::lock_guard<std::mutex> lock(o.health_mu_);
+    std::lock_guard<std::mutex> mine(health_mu_);
+    health_ = o.health_;
   }
 
  private:
@@ -91,6 +122,8 @@ class LiveZone {
   static constexpr int64_t kNever = INT64_MIN;
   std::atomic<int64_t> refreshed_ms_{kNever};
   std::atomic<uint32_t> expire_{0};
+  mutable std::mutex health_mu_;
+  std::optional<RefreshHealth> health_;
 };
 
 class ZoneStore {
