@@ -69,11 +69,20 @@ struct ZoneConfig {
   // the primaries' addresses: a primary notifying its secondary is the
   // normal case; other senders must be listed.
   CidrSet notify_from;
-  // AXFR/IXFR are served to these. When the key is absent it is the
-  // addresses of the zone's `secondaries` (so nobody when there are none):
-  // the peers the proxy notifies can come back for the data, and nobody else
-  // can walk the zone by accident. `allow-transfer: []` refuses everyone,
-  // and ["0.0.0.0/0", "::/0"] allows everyone.
+  // `notify-key: required`: only NOTIFYs signed with primary_key are
+  // accepted. The default (`optional`) accepts an unsigned NOTIFY from
+  // notify-from, as BIND and Knot do: it only triggers an SOA check, and
+  // that check is signed with primary_key (RFC 1996 §3.11, RFC 8945 §5).
+  // A signed NOTIFY must always carry primary_key. Requires primary_key.
+  bool notify_key_required = false;
+  // The address ACL for AXFR/IXFR, always applied, signed or not. When the
+  // key is absent it is the addresses of the zone's `secondaries` (so nobody
+  // when there are none): the peers the proxy notifies can come back for the
+  // data, and nobody else can walk the zone by accident. `allow-transfer:
+  // []` refuses everyone, and ["0.0.0.0/0", "::/0"] allows everyone. A
+  // secondary's `key` adds a requirement at its address (requests from
+  // there must be signed with it); it never admits an address this ACL
+  // leaves out.
   CidrSet allow_transfer;
   bool allow_transfer_explicit = false;
 
