@@ -101,11 +101,19 @@ struct ZoneConfig {
 
 // Server limits; the defaults suit a few thousand secondaries on one host.
 struct LimitsConfig {
-  // RFC 7766 §6.2.2: servers should cap connections, per client too.
+  // RFC 7766 §6.2.2: servers should cap connections, per client too. Over
+  // tcp-connections a new connection is closed at once. Over
+  // tcp-connections-per-ip it waits, unread, until a connection of its
+  // address closes (first come, first served), or is closed after
+  // tcp-idle-timeout: closing it would lose the query of a busy client.
+  // 256 per address, so that a provider's single transfer server pulling
+  // hundreds of zones at once does not even wait (knotd has no per-address
+  // cap by default; BIND has none either).
   uint32_t tcp_connections = 10000;
-  uint32_t tcp_connections_per_ip = 64;
+  uint32_t tcp_connections_per_ip = 256;
   // RFC 7766 §6.2.3: idle connections are closed; BIND and Knot use tens of
-  // seconds.
+  // seconds. It also bounds how long a connection waits for its address's
+  // turn.
   absl::Duration tcp_idle_timeout = absl::Seconds(30);
   // A peer that stops reading an AXFR is dropped after this.
   absl::Duration tcp_write_timeout = absl::Seconds(30);

@@ -169,6 +169,9 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_FALSE(z.primary_key.has_value());
   LimitsConfig defaults;
   EXPECT_EQ(c->limits.tcp_connections, defaults.tcp_connections);
+  // Over it connections wait; 256 keeps one busy transfer server from
+  // waiting at all (issue 10).
+  EXPECT_EQ(c->limits.tcp_connections_per_ip, 256u);
   EXPECT_EQ(c->limits.tcp_idle_timeout, absl::Seconds(30));
 }
 
