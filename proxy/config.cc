@@ -273,7 +273,7 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                                YAML::Mark& name_mark) const {
   absl::StatusOr<Fields> f = MapFields(
       n, path,
-      {"name", "primaries", "primary-key", "file", "notify-from",
+      {"name", "primaries", "primary-key", "file", "notify-from", "notify-key",
        "allow-transfer", "secondaries", "journal", "max-records", "proxied"});
   if (!f.ok()) return f.status();
   zone.origin = Where(n, path);
@@ -327,7 +327,7 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
 
   // Settings that only mean something for a transferred zone are refused on
   // a file zone rather than ignored.
-  for (std::string_view k : {"primary-key", "notify-from"}) {
+  for (std::string_view k : {"primary-key", "notify-from", "notify-key"}) {
     const Field* fld = Get(*f, k);
     if (fld != nullptr && file != nullptr) {
       return Error(fld->key_node, Join(path, k),
@@ -339,6 +339,24 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                                     config);
     if (!k.ok()) return k.status();
     zone.primary_key = *k;
+  }
+  if (const Field* nk = Get(*f, "notify-key")) {
+    std::string np = Join(path, "notify-key");
+    absl::StatusOr<std::string> v = String(nk->value, np);
+    if (!v.ok()) return v.status();
+    if (*v == "required") {
+      zone.notify_key_required = true;
+    } else if (*v != "optional") {
+      return Error(nk->value, np,
+                   fmt::format("'{}' is neither 'required' nor 'optional'", *v));
+    }
+    if (zone.notify_key_required && !zone.primary_key) {
+      // Nothing could ever pass: every NOTIFY would be refused and the zone
+      // would only follow the primary by polling.
+      return Error(nk->key_node, np,
+                   "'required' needs 'primary-key': NOTIFYs must be signed "
+                   "with the zone's primary-key");
+    }
   }
   if (const Field* nf = Get(*f, "notify-from")) {
     absl::StatusOr<CidrSet> set = Cidrs(nf->value, Join(path, "notify-from"));

@@ -69,11 +69,20 @@ struct ZoneConfig {
   // the primaries' addresses: a primary notifying its secondary is the
   // normal case; other senders must be listed.
   CidrSet notify_from;
-  // AXFR/IXFR are served to these. When the key is absent it is the
-  // addresses of the zone's `secondaries` (so nobody when there are none):
-  // the peers the proxy notifies can come back for the data, and nobody else
-  // can walk the zone by accident. `allow-transfer: []` refuses everyone,
-  // and ["0.0.0.0/0", "::/0"] allows everyone.
+  // `notify-key: required`: only NOTIFYs signed with primary_key are
+  // accepted. The default (`optional`) accepts an unsigned NOTIFY from
+  // notify-from, as BIND and Knot do: it only triggers an SOA check, and
+  // that check is signed with primary_key (RFC 1996 §3.11, RFC 8945 §5).
+  // A signed NOTIFY must always carry primary_key. Requires primary_key.
+  bool notify_key_required = false;
+  // The address ACL for AXFR/IXFR, always applied, signed or not. When the
+  // key is absent it is the addresses of the zone's `secondaries` (so nobody
+  // when there are none): the peers the proxy notifies can come back for the
+  // data, and nobody else can walk the zone by accident. `allow-transfer:
+  // []` refuses everyone, and ["0.0.0.0/0", "::/0"] allows everyone. A
+  // secondary's `key` adds a requirement at its address (requests from
+  // there must be signed with it); it never admits an address this ACL
+  // leaves out.
   CidrSet allow_transfer;
   bool allow_transfer_explicit = false;
 
@@ -92,11 +101,19 @@ struct ZoneConfig {
 
 // Server limits; the defaults suit a few thousand secondaries on one host.
 struct LimitsConfig {
-  // RFC 7766 §6.2.2: servers should cap connections, per client too.
+  // RFC 7766 §6.2.2: servers should cap connections, per client too. Over
+  // tcp-connections a new connection is closed at once. Over
+  // tcp-connections-per-ip it waits, unread, until a connection of its
+  // address closes (first come, first served), or is closed after
+  // tcp-idle-timeout: closing it would lose the query of a busy client.
+  // 256 per address, so that a provider's single transfer server pulling
+  // hundreds of zones at once does not even wait (knotd has no per-address
+  // cap by default; BIND has none either).
   uint32_t tcp_connections = 10000;
-  uint32_t tcp_connections_per_ip = 64;
+  uint32_t tcp_connections_per_ip = 256;
   // RFC 7766 §6.2.3: idle connections are closed; BIND and Knot use tens of
-  // seconds.
+  // seconds. It also bounds how long a connection waits for its address's
+  // turn.
   absl::Duration tcp_idle_timeout = absl::Seconds(30);
   // A peer that stops reading an AXFR is dropped after this.
   absl::Duration tcp_write_timeout = absl::Seconds(30);

@@ -153,10 +153,23 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
   constexpr std::string_view kClosed = "xfrproxy_tcp_connections_closed_total";
   Family(out, kClosed, "counter",
          "TCP connections closed by the server: over a connection limit (at once), "
-         "idle (RFC 7766 section 6.2.3), or a client not reading its answer.");
+         "idle (RFC 7766 section 6.2.3), a client not reading its answer, or "
+         "waiting too long behind the per-address limit.");
   Sample(out, kClosed, "reason", "over_limit", stats.tcp_refused_cap.Get());
   Sample(out, kClosed, "reason", "idle", stats.tcp_idle_closed.Get());
   Sample(out, kClosed, "reason", "write_timeout", stats.tcp_write_timeouts.Get());
+  Sample(out, kClosed, "reason", "wait_timeout", stats.tcp_wait_timeouts.Get());
+  CounterMetric(out, "xfrproxy_tcp_connection_waits_total",
+                "TCP connections that waited, unread, behind tcp-connections-per-ip.",
+                stats.tcp_waits);
+  CounterMetric(out, "xfrproxy_tcp_connection_wait_timeouts_total",
+                "TCP connections closed after waiting tcp-idle-timeout behind "
+                "tcp-connections-per-ip.",
+                stats.tcp_wait_timeouts);
+  Family(out, "xfrproxy_tcp_connections_waiting", "gauge",
+         "TCP connections waiting now behind tcp-connections-per-ip.");
+  Sample(out, "xfrproxy_tcp_connections_waiting",
+         static_cast<uint64_t>(std::max<int64_t>(0, stats.tcp_waiting.Get())));
   CounterMetric(out, "xfrproxy_tcp_errors_total",
                 "TCP socket errors other than resets by the client.", stats.tcp_errors);
 

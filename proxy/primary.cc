@@ -4,6 +4,7 @@
 
 #include "core/transfer.h"
 #include "core/tsig.h"
+#include "fmt/format.h"
 #include "proxy/log.h"
 #include "proxy/transfer_stream.h"
 
@@ -141,9 +142,9 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
     // RFC 5936 §4.2: AXFR is a TCP-only exchange.
     return Error(req, Rcode::kFormErr);
   }
-  if (!TransferAllowed(req, *entry)) {
-    LogInfo("refused {} of {} to {}", q.qtype.ToString(), q.qname.ToText(),
-            req.ctx.peer.ToString());
+  if (std::optional<std::string> why = TransferRefusal(req, *entry)) {
+    LogInfo("refused {} of {} to {}: {}", q.qtype.ToString(), q.qname.ToText(),
+            req.ctx.peer.ToString(), *why);
     return Error(req, Rcode::kRefused);
   }
   if (q.qtype == RRType::kAXFR) return Transfer(req, zone, &zone->axfr);
@@ -206,13 +207,10 @@ Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
     stats_.notify_refused.Add();
     return Error(req, Rcode::kRefused);
   }
-  const NotifyPolicy& p = entry->notify_policy();
-  bool signed_ok = req.tsig && req.tsig->ok();
-  bool key_ok = !p.key || (signed_ok && req.tsig->key->name == *p.key);
-  if (!p.allow.Contains(req.ctx.peer.ip()) || !key_ok) {
+  if (std::optional<std::string> why = NotifyRefusal(req, entry->notify_policy())) {
     stats_.notify_refused.Add();
-    LogInfo("refused NOTIFY for {} from {}{}", q.qname.ToText(), req.ctx.peer.ToString(),
-            key_ok ? "" : " (not signed with the zone's key)");
+    LogInfo("refused NOTIFY for {} from {}: {}", q.qname.ToText(), req.ctx.peer.ToString(),
+            *why);
     return Error(req, Rcode::kRefused);
   }
   std::optional<Serial> hint;
@@ -253,18 +251,50 @@ Reply PrimaryResponder::SoaAnswer(Request& req, const ServedZone& zone) {
   return Answer(req, b);
 }
 
-bool PrimaryResponder::TransferAllowed(Request& req, const LiveZone& zone) {
-  const TransferPolicy& p = zone.policy();
-  bool signed_ok = req.tsig && req.tsig->ok();
-  if (signed_ok && p.KeyAllowed(req.tsig->key->name)) return true;
-  const IpAddress& ip = req.ctx.peer.ip();
-  auto it = p.required_keys.find(ip);
-  if (it != p.required_keys.end()) {
-    bool has = false;
-    for (const Name& k : it->second) has |= signed_ok && req.tsig->key->name == k;
-    if (!has) return false;
+std::optional<std::string> PrimaryResponder::NotifyRefusal(const Request& req,
+                                                           const NotifyPolicy& p) {
+  // RFC 1996 §3.10: a NOTIFY from an unknown source is refused whatever it
+  // carries; the source is checked first so that a stray sender learns
+  // nothing about our keys.
+  if (!p.allow.Contains(req.ctx.peer.ip())) return "source not in notify-from";
+  // HandleQuery has answered every signed request that does not verify
+  // (RFC 8945 §5.2), so a signature here is a good one; what is left is
+  // whose key it is.
+  if (req.tsig && req.tsig->ok()) {
+    const Name& used = req.tsig->key->name;
+    if (!p.key) {
+      return fmt::format("signed with key {}, but the zone has no primary-key",
+                         used.ToText());
+    }
+    if (used != *p.key) {
+      return fmt::format("signed with key {}, not the zone's key {}", used.ToText(),
+                         p.key->ToText());
+    }
+    return std::nullopt;
   }
-  return p.allow.Contains(ip);
+  // Unsigned. Accepting it is safe (BIND and Knot do): it only makes us
+  // check the SOA, and that query is signed with primary-key.
+  if (p.key_required) return "unsigned NOTIFY and notify-key: required";
+  return std::nullopt;
+}
+
+std::optional<std::string> PrimaryResponder::TransferRefusal(const Request& req,
+                                                             const LiveZone& zone) {
+  const TransferPolicy& p = zone.policy();
+  const IpAddress& ip = req.ctx.peer.ip();
+  // The address ACL always applies: a key is a credential that can leak,
+  // and a secondary's key must not open the zone to the whole Internet.
+  if (!p.allow.Contains(ip)) return "address not in allow-transfer";
+  auto it = p.required_keys.find(ip);
+  // An address without a configured key may ask unsigned or signed with any
+  // key that verified (RFC 8945 §5.2): signing never makes it worse.
+  if (it == p.required_keys.end()) return std::nullopt;
+  if (!req.tsig || !req.tsig->ok()) return "unsigned, and a key is configured for the address";
+  for (const Name& k : it->second) {
+    if (req.tsig->key->name == k) return std::nullopt;
+  }
+  return fmt::format("signed with key {}, not one configured for the address",
+                     req.tsig->key->name.ToText());
 }
 
 Reply PrimaryResponder::Transfer(Request& req, std::shared_ptr<const ServedZone> zone,

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <memory>
+#include <string>
 
 #include "core/message.h"
 #include "proxy/responder.h"
@@ -51,7 +52,12 @@ class PrimaryResponder : public Responder {
   Reply SoaAnswer(Request& req, const ServedZone& zone);
   Reply Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
                  const std::vector<EncodedMessage>* messages);
-  bool TransferAllowed(Request& req, const LiveZone& zone);
+  // Why a request may not have the zone's data (for the log), or nothing
+  // when it may.
+  static std::optional<std::string> TransferRefusal(const Request& req, const LiveZone& zone);
+  // Why a NOTIFY for a zone we follow is refused, or nothing when it is
+  // accepted.
+  static std::optional<std::string> NotifyRefusal(const Request& req, const NotifyPolicy& p);
   Reply HandleNotify(Request& req, const ZoneStore& store);
 
   std::atomic<std::shared_ptr<const ZoneStore>> store_;

@@ -13,6 +13,13 @@ struct Counter {
   uint64_t Get() const { return v.load(std::memory_order_relaxed); }
 };
 
+// A level that goes up and down (a Prometheus gauge).
+struct Gauge {
+  std::atomic<int64_t> v{0};
+  void Add(int64_t n) { v.fetch_add(n, std::memory_order_relaxed); }
+  int64_t Get() const { return v.load(std::memory_order_relaxed); }
+};
+
 struct ServerStats {
   Counter udp_queries;
   Counter udp_dropped;       // malformed beyond answering, or truncated reads
@@ -20,6 +27,9 @@ struct ServerStats {
   Counter tcp_accepted;
   Counter tcp_refused_cap;   // connections closed at once: over a cap
   Counter tcp_idle_closed;
+  Counter tcp_waits;          // connections that waited behind the per-address cap
+  Counter tcp_wait_timeouts;  // ... and were closed, never admitted
+  Gauge tcp_waiting;          // waiting now
   Counter tcp_write_timeouts;
   Counter tcp_errors;
   Counter responses;

@@ -21,42 +21,14 @@ constexpr size_t kBatchBytes = 256 * 1024;
 constexpr size_t kBatchIovecs = 256;
 constexpr size_t kInitialReadBuffer = 2048;
 constexpr absl::Duration kSweepInterval = absl::Seconds(1);
+// How long a connection may sit idle while others of its address wait.
+constexpr absl::Duration kIdleUnderPressure = absl::Seconds(1);
 }  // namespace
-
-bool ConnectionLimiter::TryAcquire(const IpAddress& ip) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (total_ >= limits_.max_connections) return false;
-  size_t& n = per_ip_[ip];
-  if (n >= limits_.max_connections_per_ip) {
-    if (n == 0) per_ip_.erase(ip);
-    return false;
-  }
-  ++n;
-  ++total_;
-  return true;
-}
-
-void ConnectionLimiter::Release(const IpAddress& ip) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = per_ip_.find(ip);
-  if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
-  if (total_ > 0) --total_;
-}
-
-bool ConnectionLimiter::TryStartTransfer() {
-  size_t cur = transfers_.load(std::memory_order_relaxed);
-  while (cur < limits_.max_concurrent_transfers) {
-    if (transfers_.compare_exchange_weak(cur, cur + 1)) return true;
-  }
-  return false;
-}
-
-void ConnectionLimiter::EndTransfer() { transfers_.fetch_sub(1); }
 
 class TcpServer::Connection : public CompletionTarget {
  public:
-  Connection(TcpServer& server, int fd, SocketAddress peer)
-      : server_(server), fd_(fd), peer_(peer) {
+  Connection(TcpServer& server, int fd, SocketAddress peer, uint64_t ticket)
+      : server_(server), fd_(fd), peer_(peer), ticket_(ticket) {
     last_activity_ = server_.loop_.Now();
     in_.resize(kInitialReadBuffer);
   }
@@ -67,10 +39,33 @@ class TcpServer::Connection : public CompletionTarget {
 
   void Start() { ArmRecv(); }
 
-  // Called by the sweep once a second.
-  void CheckTimeouts(absl::Time now) {
+  // Over its address's cap: accepted but not read until admitted.
+  void Wait() { waiting_admission_ = true; }
+  void Admitted() {
+    waiting_admission_ = false;
+    // The idle timeout counts from now: the client never had a chance to
+    // be active before.
+    last_activity_ = server_.loop_.Now();
+    Start();
+  }
+  bool waiting_admission() const { return waiting_admission_; }
+  uint64_t ticket() const { return ticket_; }
+
+  // Called by the sweep once a second; `pressure`: some connection waits
+  // for a slot somewhere.
+  void CheckTimeouts(absl::Time now, bool pressure) {
     if (closing_) return;
     const TcpLimits& l = server_.limiter_.limits();
+    if (waiting_admission_) {
+      // RFC 7766 §6.2.3: a connection the server does not serve within the
+      // idle timeout is closed, waiting or not; its descriptor counts
+      // against the global cap.
+      if (now - last_activity_ > l.idle_timeout) {
+        server_.stats_.tcp_wait_timeouts.Add();
+        Close();
+      }
+      return;
+    }
     if (!send_in_flight_ && !out_.empty() && out_.front().kind == Reply::Kind::kDeferred &&
         now >= out_.front().deferred_until) {
       ResolveDeferred(now);
@@ -81,6 +76,15 @@ class TcpServer::Connection : public CompletionTarget {
       Close();
     } else if (!send_in_flight_ && out_.empty() && now - last_activity_ > l.idle_timeout) {
       // RFC 7766 §6.2.3: the server closes idle connections.
+      server_.stats_.tcp_idle_closed.Add();
+      Close();
+    } else if (pressure && !send_in_flight_ && out_.empty() && in_len_ == 0 &&
+               now - last_activity_ >= kIdleUnderPressure &&
+               server_.limiter_.HasWaiters(peer_.ip())) {
+      // RFC 7766 §6.2.3: under resource pressure a server may close idle
+      // connections sooner. A client that keeps its connection open after
+      // its answers must not starve its own later connections, which wait
+      // behind it for the same address's slots.
       server_.stats_.tcp_idle_closed.Add();
       Close();
     }
@@ -367,6 +371,8 @@ class TcpServer::Connection : public CompletionTarget {
   bool holds_transfer_slot_ = false;
   bool waiting_slot_ = false;
   bool in_callback_ = false;
+  bool waiting_admission_ = false;
+  uint64_t ticket_;
   absl::Time last_activity_;
   absl::Time send_started_;
 
@@ -432,15 +438,28 @@ void TcpServer::OnCompletion(const Event& e) {
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
       peer = SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     }
-    if (!accepting_ || !peer || !limiter_.TryAcquire(peer->ip())) {
+    uint64_t ticket = next_ticket_++;
+    ConnectionLimiter::Admission a = ConnectionLimiter::Admission::kRefused;
+    if (accepting_ && peer) a = limiter_.Admit(peer->ip(), {this, ticket});
+    if (a == ConnectionLimiter::Admission::kRefused) {
       stats_.tcp_refused_cap.Add();
       ::close(fd);
     } else {
       stats_.tcp_accepted.Add();
-      connections_.push_back(std::make_unique<Connection>(*this, fd, *peer));
+      connections_.push_back(std::make_unique<Connection>(*this, fd, *peer, ticket));
       Connection* c = connections_.back().get();
       c->self_ = std::prev(connections_.end());
-      c->Start();
+      if (a == ConnectionLimiter::Admission::kAdmitted) {
+        c->Start();
+      } else {
+        // Over the per-address cap: the kernel has the connection, we just
+        // do not read it yet (RFC 7766 §6.2.2 leaves the how to the server;
+        // closing it would lose the client's query).
+        c->Wait();
+        waiting_admission_.emplace(ticket, c);
+        stats_.tcp_waits.Add();
+        stats_.tcp_waiting.Add(1);
+      }
     }
   }
   if (!e.more && accepting_ && e.res != -ECANCELED) {
@@ -450,15 +469,31 @@ void TcpServer::OnCompletion(const Event& e) {
 
 void TcpServer::Sweep() {
   absl::Time now = loop_.Now();
+  bool pressure = limiter_.waiting() > 0;
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection* c = (it++)->get();  // CheckTimeouts may destroy c
-    c->CheckTimeouts(now);
+    c->CheckTimeouts(now, pressure);
+  }
+  // A transfer slot freed on another thread wakes nobody here (the queue
+  // of waiting transfers is this thread's): look again once a second.
+  while (!waiting_transfer_.empty() && limiter_.TransferSlotFree()) {
+    size_t before = waiting_transfer_.size();
+    TransferSlotFreed();
+    if (waiting_transfer_.size() >= before) break;  // lost the race: it queued again
   }
   sweep_timer_ = loop_.After(kSweepInterval, [this] { Sweep(); });
 }
 
 void TcpServer::Destroy(Connection* c) {
-  limiter_.Release(c->peer().ip());
+  const IpAddress& ip = c->peer().ip();
+  if (c->waiting_admission()) {
+    waiting_admission_.erase(c->ticket());
+    stats_.tcp_waiting.Add(-1);
+    // Granted while we were closing it: the slot is ours to pass on.
+    if (!limiter_.CancelWait(ip, {this, c->ticket()})) ReleaseSlot(ip);
+  } else {
+    ReleaseSlot(ip);
+  }
   waiting_transfer_.erase(
       std::remove(waiting_transfer_.begin(), waiting_transfer_.end(), c),
       waiting_transfer_.end());
@@ -472,6 +507,30 @@ void TcpServer::TransferSlotFreed() {
   Connection* c = waiting_transfer_.front();
   waiting_transfer_.pop_front();
   c->ResumeTransfer();
+}
+
+}  // namespace xfr
+
+namespace xfr {
+
+void TcpServer::ReleaseSlot(const IpAddress& ip) {
+  if (std::optional<ConnectionLimiter::Waiter> next = limiter_.Release(ip)) {
+    next->owner->SlotGranted(next->ticket);
+  }
+}
+
+void TcpServer::SlotGranted(uint64_t ticket) {
+  // Always through the loop, even from this thread: the grant comes from
+  // inside Destroy(), which is no place to start reading another
+  // connection.
+  loop_.Post([this, ticket] {
+    auto it = waiting_admission_.find(ticket);
+    if (it == waiting_admission_.end()) return;  // closed meanwhile; Destroy passed the slot on
+    Connection* c = it->second;
+    waiting_admission_.erase(it);
+    stats_.tcp_waiting.Add(-1);
+    c->Admitted();
+  });
 }
 
 }  // namespace xfr

@@ -3,17 +3,18 @@
 // streamed as vectored sends of shared pre-encoded messages. A slow or
 // stalled reader holds only its own connection: each connection's output is
 // bounded (it stops reading while its replies wait), and idle and write
-// timeouts close it.
+// timeouts close it. Connections over their address's cap are accepted and
+// left unread until ConnectionLimiter admits them (proxy/connection_limiter.h).
 #pragma once
 
 #include <deque>
 #include <list>
 #include <memory>
-#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proxy/connection_limiter.h"
 #include "proxy/event_loop.h"
 #include "proxy/net_address.h"
 #include "proxy/responder.h"
@@ -22,39 +23,7 @@
 
 namespace xfr {
 
-struct TcpLimits {
-  size_t max_connections = 4096;
-  size_t max_connections_per_ip = 64;
-  absl::Duration idle_timeout = absl::Seconds(30);
-  // A send that makes no progress for this long means the reader stalled.
-  absl::Duration write_timeout = absl::Seconds(30);
-  size_t max_concurrent_transfers = 1024;
-  // Replies queued per connection before it stops reading more queries.
-  size_t max_pending_replies = 16;
-  // How long a request for data newer than ours waits for the upstream
-  // transfer before it gets the answer we have.
-  absl::Duration max_defer = absl::Seconds(10);
-};
-
-// Connection and transfer caps shared by every thread's TCP servers.
-class ConnectionLimiter {
- public:
-  explicit ConnectionLimiter(const TcpLimits& l) : limits_(l) {}
-  bool TryAcquire(const IpAddress& ip);
-  void Release(const IpAddress& ip);
-  bool TryStartTransfer();
-  void EndTransfer();
-  const TcpLimits& limits() const { return limits_; }
-
- private:
-  TcpLimits limits_;
-  std::mutex mu_;
-  size_t total_ = 0;
-  absl::flat_hash_map<IpAddress, size_t> per_ip_;
-  std::atomic<size_t> transfers_{0};
-};
-
-class TcpServer : private CompletionTarget {
+class TcpServer : private CompletionTarget, private ConnectionLimiter::Owner {
  public:
   static absl::StatusOr<std::unique_ptr<TcpServer>> Start(
       EventLoop& loop, ScopedFd listener, Responder& responder,
@@ -83,6 +52,9 @@ class TcpServer : private CompletionTarget {
   void Destroy(Connection* c);
   void WaitForTransferSlot(Connection* c);
   void TransferSlotFreed();
+  // Called from any thread: runs the admission on this server's thread.
+  void SlotGranted(uint64_t ticket) override;
+  void ReleaseSlot(const IpAddress& ip);
 
   EventLoop& loop_;
   ScopedFd listener_;
@@ -92,6 +64,9 @@ class TcpServer : private CompletionTarget {
   bool accepting_ = true;
   std::list<std::unique_ptr<Connection>> connections_;
   std::deque<Connection*> waiting_transfer_;
+  // Accepted, unread, queued in the limiter behind their address's cap.
+  absl::flat_hash_map<uint64_t, Connection*> waiting_admission_;
+  uint64_t next_ticket_ = 1;
   TimerQueue::Id sweep_timer_ = 0;
 };
 

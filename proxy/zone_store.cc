@@ -2,15 +2,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "fmt/format.h"
+#include "proxy/log.h"
 
 namespace xfr {
-
-bool TransferPolicy::KeyAllowed(const Name& key) const {
-  for (const Name& k : keys) {
-    if (k == key) return true;
-  }
-  return false;
-}
 
 uint32_t LiveZone::ExpireRemaining(const ServedZone& z, absl::Time now) const {
   if (z.never_expires) return z.expire_seconds;
@@ -43,13 +37,20 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
         continue;
       }
       policy.required_keys[s.address.ip()].push_back(*s.key);
-      if (!policy.KeyAllowed(*s.key)) policy.keys.push_back(*s.key);
+      if (!policy.allow.Contains(s.address.ip())) {
+        // Before issue 10 such a key admitted its holder from anywhere; now
+        // the ACL always applies, so say why this secondary will be refused.
+        LogWarning("zone {}: secondary {} has a key but is outside allow-transfer: its "
+                   "transfers are refused (add its address to allow-transfer)",
+                   z.name.ToText(), s.address.ToString());
+      }
     }
     for (const IpAddress& ip : keyless) policy.required_keys.erase(ip);
     NotifyPolicy notify;
     notify.follows_primary = !z.has_file();
     notify.allow = z.notify_from;
     notify.key = z.primary_key;
+    notify.key_required = z.notify_key_required;
     auto entry = std::make_shared<LiveZone>(z.name, std::move(policy), std::move(notify));
     if (previous != nullptr) {
       if (LiveZone* old = previous->Find(z.name)) {

@@ -21,26 +21,34 @@
 
 namespace xfr {
 
-// Who may transfer a zone (DESIGN.md "Access"): a client in allow-transfer,
-// or any client signing with the key of one of the zone's secondaries. A
-// secondary configured with a key must sign when it asks from its address.
-// Requests come from ephemeral ports, so the address is all we can match:
-// when several secondaries share an address, any of their keys will do, and
-// if one of them has no key, unsigned requests from there are accepted.
+// Who may transfer a zone (DESIGN.md "Access"). `allow` is the address ACL
+// and always applies: nothing, not even a valid key, admits an address it
+// leaves out (a key is a shared secret that can leak; the ACL is what the
+// operator wrote about where transfers may go). At an address where
+// secondaries are configured with keys, `required_keys` adds a second
+// requirement: the request must be signed with one of them (RFC 8945 §5.2
+// has already verified the signature). Elsewhere in the ACL a request may
+// be unsigned, or signed with any valid key: signing never makes a request
+// less welcome. Requests come from ephemeral ports, so the address is all we
+// can match: when several secondaries share an address, any of their keys
+// will do, and if one of them has no key, unsigned requests from there are
+// accepted.
 struct TransferPolicy {
   CidrSet allow;
   absl::flat_hash_map<IpAddress, std::vector<Name>> required_keys;
-  std::vector<Name> keys;  // keys of the zone's secondaries
-
-  bool KeyAllowed(const Name& key) const;
 };
 
 // Who may NOTIFY a zone that follows a primary (RFC 1996 §3.10): sources in
-// notify-from; with a primary key, the NOTIFY must be signed with it.
+// notify-from only. As in BIND and Knot, an unsigned NOTIFY from there is
+// accepted unless `key_required`: it only triggers an SOA check, and that
+// check is signed with the zone's key. A signed NOTIFY (verified by RFC 8945
+// §5.2 before this applies) must be signed with the zone's key: any other
+// key, even one we know, is refused.
 struct NotifyPolicy {
   bool follows_primary = false;
   CidrSet allow;
-  std::optional<Name> key;
+  std::optional<Name> key;    // primary-key
+  bool key_required = false;  // notify-key: required
 };
 
 class LiveZone {

@@ -85,8 +85,12 @@ class PrimaryServingTest(unittest.TestCase):
         cls.zone_text = make_mixed_zone()
         cls.key = ProxyKey.random("sec-key.")
         cls.other = ProxyKey.random("other-key.")
-        cls.zone = ProxyZone(ORIGIN, cls.zone_text, allow_transfer=["127.0.0.1", "::1"],
-                             secondaries=[{"address": "127.0.0.3", "key": "sec-key."}])
+        # 127.0.0.3 is a keyed secondary inside allow-transfer; 127.0.0.5 one
+        # outside it, whose key must not get it in (the ACL always applies).
+        cls.zone = ProxyZone(ORIGIN, cls.zone_text,
+                             allow_transfer=["127.0.0.1", "::1", "127.0.0.3"],
+                             secondaries=[{"address": "127.0.0.3", "key": "sec-key."},
+                                          {"address": "127.0.0.5", "key": "sec-key."}])
         cls.proxy = XfrProxy([cls.zone], keys=[cls.key, cls.other], ipv6=True).start()
         cls.port = cls.proxy.port
         # The oracle: BIND's reading of the same file.
@@ -375,6 +379,14 @@ class PrimaryServingTest(unittest.TestCase):
         m = self.assert_refused_without_data(self.raw_signed(unknown))
         self.assertEqual(m.rcode, NOTAUTH)
         self.assertEqual(m.tsig_error(), BADKEY)
+
+    def test_secondary_key_outside_allow_transfer_is_refused(self):
+        # The keyed secondary's own address and key, but not in the ACL.
+        m = self.assert_refused_without_data(self.raw_signed(self.key, source="127.0.0.5"))
+        self.assertEqual(m.rcode, REFUSED)
+        # Its key from an address nobody configured: refused too.
+        m = self.assert_refused_without_data(self.raw_signed(self.key, source="127.0.0.4"))
+        self.assertEqual(m.rcode, REFUSED)
 
     def test_key_not_of_a_secondary_is_refused(self):
         # A key the server knows but no secondary of the zone uses, from an

@@ -169,6 +169,9 @@ TEST(ConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_FALSE(z.primary_key.has_value());
   LimitsConfig defaults;
   EXPECT_EQ(c->limits.tcp_connections, defaults.tcp_connections);
+  // Over it connections wait; 256 keeps one busy transfer server from
+  // waiting at all (issue 10).
+  EXPECT_EQ(c->limits.tcp_connections_per_ip, 256u);
   EXPECT_EQ(c->limits.tcp_idle_timeout, absl::Seconds(30));
 }
 
@@ -184,6 +187,27 @@ TEST(ConfigTest, EmptyAllowTransferRefusesEveryone) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->zones[0].allow_transfer_explicit);
   EXPECT_FALSE(c->zones[0].allow_transfer.Contains(Ip("192.0.2.7")));
+}
+
+TEST(ConfigTest, NotifyKeyIsOptionalUnlessRequired) {
+  const struct {
+    const char* line;
+    bool required;
+  } cases[] = {{"", false}, {"    notify-key: optional\n", false},
+               {"    notify-key: required\n", true}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.line);
+    absl::StatusOr<Config> cfg = LoadConfigText(
+        std::string("listen: [\"127.0.0.1:53\"]\n"
+                    "keys: [{name: k, algorithm: hmac-sha256, secret: \"c2VjcmV0\"}]\n"
+                    "zones:\n"
+                    "  - name: example.com\n"
+                    "    primaries: [\"192.0.2.1\"]\n"
+                    "    primary-key: k\n") + c.line,
+        "n.yaml", "");
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    EXPECT_EQ(cfg->zones[0].notify_key_required, c.required);
+  }
 }
 
 constexpr std::string_view kHead =
@@ -240,6 +264,16 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
        "t.yaml:7:5: zones[0]: 'primaries' and 'file' are exclusive"},
       {"neither file nor primaries", WithHead("    max-records: 10\n"),
        "t.yaml:5:5: zones[0]: needs 'primaries'"},
+      {"notify-key required without primary-key",
+       WithHead("    primaries: [\"192.0.2.1\"]\n    notify-key: required\n"),
+       "t.yaml:7:5: zones[0].notify-key: 'required' needs 'primary-key': NOTIFYs "
+       "must be signed with the zone's primary-key"},
+      {"notify-key neither value",
+       WithHead("    primaries: [\"192.0.2.1\"]\n    primary-key: k1\n"
+                "    notify-key: yes\n"),
+       "t.yaml:8:17: zones[0].notify-key: 'yes' is neither 'required' nor 'optional'"},
+      {"notify-key on a file zone", WithHead("    file: z\n    notify-key: optional\n"),
+       "t.yaml:7:5: zones[0].notify-key: only applies to a zone with 'primaries'"},
       {"primary-key on a file zone",
        WithHead("    file: z\n    primary-key: k1\n"),
        "t.yaml:7:5: zones[0].primary-key: only applies to a zone with "
