@@ -7,6 +7,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,10 @@ class ConnectionLimiter {
   std::atomic<size_t> transfers_{0};
 };
 
+// Called on the serving thread when a transfer's last bytes were written.
+using TransferSentHook =
+    std::function<void(const TransferStream&, const SocketAddress& peer, absl::Time now)>;
+
 class TcpServer : private CompletionTarget {
  public:
   static absl::StatusOr<std::unique_ptr<TcpServer>> Start(
@@ -69,6 +74,8 @@ class TcpServer : private CompletionTarget {
   // A zone published a new version: requests waiting for newer data than
   // we had (Reply::kDeferred) are asked again.
   void ZoneChanged();
+  // Set before the loop runs.
+  void OnTransferSent(TransferSentHook hook) { on_transfer_sent_ = std::move(hook); }
 
  private:
   class Connection;
@@ -90,6 +97,7 @@ class TcpServer : private CompletionTarget {
   std::list<std::unique_ptr<Connection>> connections_;
   std::deque<Connection*> waiting_transfer_;
   TimerQueue::Id sweep_timer_ = 0;
+  TransferSentHook on_transfer_sent_;
 };
 
 }  // namespace xfr
