@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "core/tsig.h"
+#include "fanout/answer_verdict.h"
+#include "fmt/format.h"
 
 namespace xfr {
 namespace {
@@ -26,6 +28,16 @@ void StoreId(std::vector<uint8_t>& m, uint16_t id) {
 }
 
 }  // namespace
+
+absl::Duration NotifyRetryWindow(const NotifyOptions& options) {
+  absl::Duration total;
+  absl::Duration t = options.initial_timeout;
+  for (int i = 0; i < std::max(1, options.max_sends); ++i) {
+    total += std::min(t, options.max_timeout);
+    if (t < options.max_timeout) t *= 2;
+  }
+  return total;
+}
 
 NotifyFanout::NotifyFanout(Name zone, std::vector<NotifyPeer> peers,
                            NotifyOptions options, RandomSource random,
@@ -84,8 +96,10 @@ void NotifyFanout::Start(Serial serial, const Record& soa, absl::Time now) {
     st.notified_at = now;
     st.sends = 0;
     st.answered = false;
+    st.answered_at = absl::InfinitePast();
     st.answer_rcode.reset();
     st.gave_up = false;
+    st.verify_failed = false;
     if (keys_[i]) {
       p.signed_bytes = message_;
       StoreId(p.signed_bytes, p.id);
@@ -153,6 +167,11 @@ std::vector<OutgoingNotify> NotifyFanout::Due(absl::Time now) {
     PeerState& st = table_->at(i);
     if (st.sends >= options_.max_sends) {
       st.gave_up = true;
+      // An unverifiable refusal seen on the way says more than the give-up.
+      st.last_error = st.last_error.empty()
+                          ? fmt::format("NOTIFY unanswered after {} tries", st.sends)
+                          : fmt::format("{}; no valid answer after {} tries",
+                                        st.last_error, st.sends);
       ++st.give_ups;
       ++counters_.give_ups;
       Finish(i);
@@ -187,6 +206,7 @@ NotifyReply NotifyFanout::OnReply(const PeerAddress& from, Bytes reply,
 
 NotifyReply NotifyFanout::OnReply(const PeerAddress& from, Bytes reply,
                                   const Message& m, absl::Time now) {
+  last_reply_text_.clear();
   const auto* candidates = table_->FindExact(from);
   if (candidates == nullptr) {
     ++counters_.ignored;
@@ -217,25 +237,33 @@ NotifyReply NotifyFanout::OnReply(const PeerAddress& from, Bytes reply,
     return NotifyReply::kMalformed;
   }
   PeerState& st = table_->at(peer);
+  absl::Status verified;
   if (keys_[peer]) {
     // RFC 8945 §5.3: the answer to a signed request is signed with the same
     // key and covers the request MAC. An unsigned answer (including the
-    // unsigned BADKEY/BADSIG ones) cannot be told from a forgery.
+    // unsigned BADKEY/BADSIG ones, §5.3.2) cannot be told from a forgery.
     auto v = TsigStreamVerifier::Create(
         *keys_[peer], Bytes(pending_[peer].request_mac.data(),
                             pending_[peer].request_mac.size()));
-    absl::Status s = v.ok() ? v->Feed(reply, m, now) : v.status();
-    if (s.ok()) s = v->Finish();
-    if (!s.ok()) {
-      ++st.tsig_failures;
-      ++counters_.tsig_failures;
-      ++counters_.ignored;
-      return NotifyReply::kBadTsig;
-    }
+    verified = v.ok() ? v->Feed(reply, m, now) : v.status();
+    if (verified.ok()) verified = v->Finish();
   }
   Rcode rcode = m.rcode();
+  AnswerVerdict verdict =
+      DescribeAnswer("NOTIFY", rcode, m.tsig ? &*m.tsig : nullptr,
+                     keys_[peer].has_value(), verified);
+  last_reply_text_ = verdict.text;
+  if (!verdict.accepted) {
+    st.last_error = verdict.text;
+    ++st.tsig_failures;
+    ++counters_.tsig_failures;
+    ++counters_.ignored;
+    return NotifyReply::kBadTsig;
+  }
   st.answered = true;
+  st.answered_at = now;
   st.answer_rcode = rcode;
+  st.last_error = verdict.text;
   if (rcode == Rcode::kNoError) {
     ++st.answers_ok;
     ++counters_.answers_ok;

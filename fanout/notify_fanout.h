@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <string>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -46,6 +47,11 @@ struct NotifyOptions {
   int max_sends = 5;  // first send included
   uint16_t tsig_fudge = 300;
 };
+
+// From the first send to the give-up: every timeout of the back-off (31 s
+// with the defaults). Also the grace a peer that answered has to come for
+// the data before it counts as lagging (ClassifyPeer, PeerVerifier).
+absl::Duration NotifyRetryWindow(const NotifyOptions& options);
 
 // One configured secondary as the fan-out needs it.
 struct NotifyPeer {
@@ -68,6 +74,8 @@ enum class NotifyReply : uint8_t {
   kMalformed,    // unparsable, not a NOTIFY answer, or another question
   kBadTsig,      // from a keyed peer, unsigned or failing verification
 };
+// kAccepted with an error RCODE and kBadTsig leave what happened in words
+// in the peer's last_error and in NotifyFanout::last_reply_text().
 
 struct NotifyCounters {
   uint64_t starts = 0;
@@ -114,6 +122,9 @@ class NotifyFanout {
   absl::Time NextDeadline();
   // Peers with a NOTIFY not yet answered nor given up.
   size_t pending() const { return pending_count_; }
+  // What the last OnReply() judged, in words (DescribeAnswer()); empty for
+  // a plain NOERROR answer and for datagrams that matched no NOTIFY.
+  const std::string& last_reply_text() const { return last_reply_text_; }
 
   const NotifyCounters& counters() const { return counters_; }
   // Shared so that the serving threads can report held serials
@@ -157,6 +168,7 @@ class NotifyFanout {
   std::vector<uint8_t> message_;  // the unsigned NOTIFY, ID zero
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   NotifyCounters counters_;
+  std::string last_reply_text_;
 };
 
 }  // namespace xfr

@@ -13,16 +13,6 @@ namespace {
 constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0,    0,
                                                      0, 0, 0, 0, 0xff, 0xff};
 
-// Seconds as a JSON number with millisecond precision, or null.
-std::string JsonAge(absl::Time now, absl::Time then) {
-  if (then == absl::InfinitePast()) return "null";
-  return fmt::format("{:.3f}", absl::ToDoubleSeconds(now - then));
-}
-
-std::string JsonSerial(const std::optional<Serial>& s) {
-  return s ? std::to_string(s->value()) : "null";
-}
-
 }  // namespace
 
 PeerAddress PeerAddress::V4(std::array<uint8_t, 4> b, uint16_t port) {
@@ -97,30 +87,39 @@ void PeerTable::Collect(std::optional<Serial> current, absl::Time now) {
   }
 }
 
-std::string PeerTable::ToJson(absl::Time now) const {
-  std::string out = "[";
-  for (size_t i = 0; i < states_.size(); ++i) {
-    const PeerState& p = states_[i];
-    if (i > 0) out += ",";
-    out += fmt::format(
-        "{{\"address\":\"{}\",\"notify\":{},\"keyed\":{},"
-        "\"last_notified\":{},\"notified_age\":{},\"sends\":{},"
-        "\"answered\":{},\"answer_rcode\":{},\"gave_up\":{},"
-        "\"held_serial\":{},\"held_age\":{},\"converged\":{},"
-        "\"converged_age\":{},\"datagrams\":{},\"retries\":{},"
-        "\"answers_ok\":{},\"answers_refused\":{},\"answers_other\":{},"
-        "\"give_ups\":{},\"tsig_failures\":{}}}",
-        p.address.ToString(), p.notify, p.keyed, JsonSerial(p.last_notified),
-        JsonAge(now, p.notified_at), p.sends, p.answered,
-        p.answer_rcode ? fmt::format("\"{}\"", p.answer_rcode->ToString())
-                       : std::string("null"),
-        p.gave_up, JsonSerial(p.held), JsonAge(now, p.held_at),
-        p.converged_at.has_value(),
-        p.converged_at ? JsonAge(now, *p.converged_at) : std::string("null"),
-        p.datagrams, p.retries, p.answers_ok, p.answers_refused,
-        p.answers_other, p.give_ups, p.tsig_failures);
+std::string_view PeerSyncName(PeerSync s) {
+  switch (s) {
+    case PeerSync::kInSync: return "in-sync";
+    case PeerSync::kNotified: return "notified";
+    case PeerSync::kLagging: return "lagging";
+    case PeerSync::kUnreachable: return "unreachable";
+    case PeerSync::kUnknown: break;
   }
-  out += "]";
+  return "unknown";
+}
+
+PeerStatus ClassifyPeer(const PeerState& p, std::optional<Serial> served,
+                        absl::Time published_at, absl::Time now,
+                        absl::Duration grace) {
+  PeerStatus out;
+  if (!served) return out;
+  // RFC 1982: a peer ahead of us (its primary told it first) lacks nothing
+  // we serve.
+  if (p.held && (*p.held == *served || *p.held > *served)) {
+    out.sync = PeerSync::kInSync;
+    return out;
+  }
+  out.seconds_behind =
+      std::max<int64_t>(0, absl::ToInt64Seconds(now - published_at));
+  bool told = p.last_notified && *p.last_notified == *served;
+  if (told && ((p.gave_up && !p.answered) || p.verify_failed)) {
+    out.sync = PeerSync::kUnreachable;
+  } else if (told && (!p.answered || now < p.answered_at + grace)) {
+    // Still being notified, or answered and given time to come.
+    out.sync = PeerSync::kNotified;
+  } else if (told || p.held) {
+    out.sync = PeerSync::kLagging;
+  }
   return out;
 }
 

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -68,8 +69,15 @@ struct PeerState {
   // The peer answered the NOTIFY for last_notified (RFC 1996 §4.7); any
   // RCODE is an answer, kept in answer_rcode.
   bool answered = false;
+  absl::Time answered_at = absl::InfinitePast();
   std::optional<Rcode> answer_rcode;
   bool gave_up = false;  // the retries ran out without an answer
+  // verify-peers: the SOA queries sent to check last_notified went
+  // unanswered (fanout/peer_verify.h).
+  bool verify_failed = false;
+  // What went wrong last, in words (DescribeAnswer(), a give-up, a failed
+  // check); cleared by a good answer.
+  std::string last_error;
 
   // The serial the peer was last seen to hold, and when it was seen.
   std::optional<Serial> held;
@@ -86,7 +94,36 @@ struct PeerState {
   uint64_t answers_other = 0;    // any other RCODE
   uint64_t give_ups = 0;
   uint64_t tsig_failures = 0;  // answers dropped for a bad or missing TSIG
+  uint64_t verify_queries = 0;  // SOA queries sent (verify-peers)
 };
+
+// Where a secondary stands against the served serial, as /peers and the
+// metrics show it.
+enum class PeerSync : uint8_t {
+  kUnknown,      // nothing served yet, or a peer never notified nor seen
+  kInSync,       // holds the served serial (or a newer one: RFC 1982)
+  kNotified,     // told of the served serial, still within the grace period
+  kLagging,      // holds an older serial, or did not come for the data in time
+  kUnreachable,  // NOTIFY retries ran out unanswered, or the SOA checks did
+};
+// "unknown", "in-sync", "notified", "lagging", "unreachable".
+std::string_view PeerSyncName(PeerSync s);
+
+struct PeerStatus {
+  PeerSync sync = PeerSync::kUnknown;
+  // Whole seconds since the served serial was published while the peer
+  // does not hold it; 0 when in sync (or nothing is served).
+  int64_t seconds_behind = 0;
+};
+
+// Classifies one peer. `served` is the serial being served and
+// `published_at` when it was published; `grace` is how long a peer that
+// answered the NOTIFY has to come for the data (the NOTIFY retry window,
+// NotifyRetryWindow()). Call PeerTable::Collect() first so that `p.held` is
+// fresh.
+PeerStatus ClassifyPeer(const PeerState& p, std::optional<Serial> served,
+                        absl::Time published_at, absl::Time now,
+                        absl::Duration grace);
 
 class PeerTable {
  public:
@@ -114,10 +151,6 @@ class PeerTable {
   // Folds the serving threads' reports into the states and updates
   // converged_at against `current`, the serial being served.
   void Collect(std::optional<Serial> current, absl::Time now);
-
-  // The /peers document for this zone: a JSON array, one object per peer,
-  // with ages in seconds relative to `now`. Call Collect() first.
-  std::string ToJson(absl::Time now) const;
 
  private:
   // slot = serial << 32 | (seconds since epoch_ + 1); 0 means no report.

@@ -274,7 +274,8 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
   absl::StatusOr<Fields> f = MapFields(
       n, path,
       {"name", "primaries", "primary-key", "file", "notify-from", "notify-key",
-       "allow-transfer", "secondaries", "journal", "max-records", "proxied"});
+       "allow-transfer", "secondaries", "journal", "max-records", "proxied",
+       "notify-source", "transfer-source", "verify-peers"});
   if (!f.ok()) return f.status();
   zone.origin = Where(n, path);
   const Field* name = Get(*f, "name");
@@ -407,6 +408,24 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
     absl::Status s = ParseProxied(px->value, Join(path, "proxied"), zone);
     if (!s.ok()) return s;
   }
+  if (const Field* ns = Get(*f, "notify-source")) {
+    absl::StatusOr<SourceConfig> src =
+        Source(ns->value, Join(path, "notify-source"), /*allow_port=*/true);
+    if (!src.ok()) return src.status();
+    zone.notify_source = *src;
+  }
+  if (const Field* ts = Get(*f, "transfer-source")) {
+    absl::StatusOr<SourceConfig> src =
+        Source(ts->value, Join(path, "transfer-source"), /*allow_port=*/false);
+    if (!src.ok()) return src.status();
+    zone.transfer_source = *src;
+  }
+  zone.verify_peers = config.verify_peers;
+  if (const Field* vp = Get(*f, "verify-peers")) {
+    absl::StatusOr<bool> b = Bool(vp->value, Join(path, "verify-peers"));
+    if (!b.ok()) return b.status();
+    zone.verify_peers = *b;
+  }
   return absl::OkStatus();
 }
 
@@ -416,7 +435,8 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   }
   absl::StatusOr<Fields> f =
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
-                           "zones", "limits"});
+                           "zones", "limits", "notify-source",
+                           "transfer-source", "verify-peers"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -465,6 +485,22 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
       return s;
     }
   }
+  // Zone defaults, read before the zones that inherit them.
+  if (const Field* ns = Get(*f, "notify-source")) {
+    absl::StatusOr<SourceConfig> src = Source(ns->value, "notify-source", true);
+    if (!src.ok()) return src.status();
+    config.notify_source = *src;
+  }
+  if (const Field* ts = Get(*f, "transfer-source")) {
+    absl::StatusOr<SourceConfig> src = Source(ts->value, "transfer-source", false);
+    if (!src.ok()) return src.status();
+    config.transfer_source = *src;
+  }
+  if (const Field* vp = Get(*f, "verify-peers")) {
+    absl::StatusOr<bool> b = Bool(vp->value, "verify-peers");
+    if (!b.ok()) return b.status();
+    config.verify_peers = *b;
+  }
   const Field* zones = Get(*f, "zones");
   if (zones == nullptr) return Error(root, "", "missing 'zones'");
   if (absl::Status s = Sequence(zones->value, "zones"); !s.ok()) return s;
@@ -505,6 +541,26 @@ const ZoneConfig* Config::FindZone(const Name& name) const {
     if (z.name == name) return &z;
   }
   return nullptr;
+}
+
+std::optional<SocketAddress> Config::SourceFor(const ZoneConfig& zone, SourceKind kind,
+                                              bool v6) const {
+  auto pick = [v6](const SourceConfig& s) { return v6 ? s.v6 : s.v4; };
+  bool notify = kind == SourceKind::kNotify;
+  if (auto a = pick(notify ? zone.notify_source : zone.transfer_source)) return a;
+  if (auto a = pick(notify ? notify_source : transfer_source)) return a;
+  std::optional<SocketAddress> only;
+  for (const SocketAddress& l : listen) {
+    if (l.ip().is_v4() == v6) continue;
+    if (only) return std::nullopt;  // several: no way to tell which one
+    only = l;
+  }
+  // A wildcard listener says nothing about which address peers know.
+  if (!only || only->ip().bytes() == IpAddress::V6({}).bytes() ||
+      (only->ip().is_v4() && only->ip().v4_bytes() == std::array<uint8_t, 4>{})) {
+    return std::nullopt;
+  }
+  return SocketAddress(only->ip(), 0);
 }
 
 absl::StatusOr<Config> LoadConfigText(std::string_view text,

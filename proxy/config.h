@@ -58,6 +58,18 @@ struct ProxiedConfig {
 
 };
 
+// Where outgoing traffic leaves from (`notify-source`, `transfer-source`):
+// at most one address per family. Port 0 means any port; transfer-source
+// never has a port (each transfer is its own TCP connection).
+struct SourceConfig {
+  std::optional<SocketAddress> v4;
+  std::optional<SocketAddress> v6;
+  bool empty() const { return !v4 && !v6; }
+  friend bool operator==(const SourceConfig&, const SourceConfig&) = default;
+};
+
+enum class SourceKind : uint8_t { kNotify, kTransfer };
+
 struct ZoneConfig {
   Name name;
   // Exactly one of primaries / file is set.
@@ -90,6 +102,13 @@ struct ZoneConfig {
   uint32_t journal_max_diffs = 100;  // 0: no journal, IXFR falls back to AXFR
   uint64_t max_records = 10'000'000;  // larger transfers are dropped
   std::optional<ProxiedConfig> proxied;
+
+  // Overrides of the global notify-source / transfer-source, per family.
+  SourceConfig notify_source;
+  SourceConfig transfer_source;
+  // After a NOTIFY, query the SOA of secondaries that did not come for the
+  // data (fanout/peer_verify.h). The zone's key, else the global one.
+  bool verify_peers = false;
 
   // Where the zone was defined, "xfrproxy.yaml:12:5: zones[0]", for messages.
   std::string origin;
@@ -137,9 +156,21 @@ struct Config {
   std::vector<TsigKeyConfig> keys;
   std::vector<ZoneConfig> zones;
   LimitsConfig limits;
+  // Defaults for every zone (a zone's own key overrides, per family).
+  SourceConfig notify_source;
+  SourceConfig transfer_source;
+  bool verify_peers = false;
 
   const TsigKeyConfig* FindKey(const Name& name) const;
   const ZoneConfig* FindZone(const Name& name) const;
+  // The local address `zone`'s NOTIFYs (kNotify) or upstream transfers
+  // (kTransfer) to a peer of family `v6` leave from: the zone's
+  // `*-source` for that family, else the global one, else, when `listen`
+  // has exactly one address of that family and it is not the wildcard,
+  // that address with port 0 (so that a peer's ACL on the proxy's address
+  // also admits its NOTIFYs and transfers). nullopt: the kernel chooses.
+  std::optional<SocketAddress> SourceFor(const ZoneConfig& zone, SourceKind kind,
+                                         bool v6) const;
 };
 
 // The TSIG key a config entry describes (the loader has checked the

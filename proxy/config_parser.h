@@ -94,6 +94,11 @@ class Parser {
   absl::StatusOr<SocketAddress> Address(const YAML::Node& n,
                                         std::string_view path,
                                         std::optional<uint16_t> def) const;
+  // notify-source / transfer-source: one address or a list with at most
+  // one per family; a port only when `allow_port`.
+  absl::StatusOr<SourceConfig> Source(const YAML::Node& n,
+                                      std::string_view path,
+                                      bool allow_port) const;
   absl::StatusOr<CidrSet> Cidrs(const YAML::Node& n,
                                 std::string_view path) const;
   absl::StatusOr<Name> KeyRef(const YAML::Node& n, std::string_view path,

@@ -127,6 +127,53 @@ absl::StatusOr<SocketAddress> Parser::Address(
   return *a;
 }
 
+absl::StatusOr<SourceConfig> Parser::Source(const YAML::Node& n,
+                                            std::string_view path,
+                                            bool allow_port) const {
+  SourceConfig out;
+  auto one = [&](const YAML::Node& item, const std::string& p) -> absl::Status {
+    absl::StatusOr<std::string> text = String(item, p);
+    if (!text.ok()) return text.status();
+    SocketAddress a;
+    if (auto ip = IpAddress::Parse(*text); ip.ok()) {
+      a = SocketAddress(*ip, 0);
+    } else if (!allow_port) {
+      return Error(item, p, fmt::format("'{}' is not an IP address (no port here)", *text));
+    } else if (text->size() > 2 && text->ends_with(":0")) {
+      // SocketAddress refuses port 0 (nothing listens there); as a source
+      // it means "any port".
+      std::string host = text->substr(0, text->size() - 2);
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+      auto ip2 = IpAddress::Parse(host);
+      if (!ip2.ok()) return Error(item, p, ToStd(ip2.status().message()));
+      a = SocketAddress(*ip2, 0);
+    } else {
+      auto parsed = SocketAddress::Parse(*text);
+      if (!parsed.ok()) return Error(item, p, ToStd(parsed.status().message()));
+      a = *parsed;
+    }
+    std::optional<SocketAddress>& slot = a.ip().is_v4() ? out.v4 : out.v6;
+    if (slot) {
+      return Error(item, p, fmt::format("a second IPv{} address; one per family",
+                                        a.ip().is_v4() ? 4 : 6));
+    }
+    slot = a;
+    return absl::OkStatus();
+  };
+  if (n.IsSequence()) {
+    if (n.size() == 0) return Error(n, path, "empty list");
+    size_t i = 0;
+    for (auto it = n.begin(); it != n.end(); ++it, ++i) {
+      if (absl::Status s = one(*it, Index(path, i)); !s.ok()) return s;
+    }
+  } else if (absl::Status s = one(n, std::string(path)); !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
 absl::StatusOr<CidrSet> Parser::Cidrs(const YAML::Node& n,
                                       std::string_view path) const {
   if (absl::Status s = Sequence(n, path); !s.ok()) return s;

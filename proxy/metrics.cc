@@ -136,7 +136,7 @@ std::string JsonString(std::string_view value) {
 }
 
 std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
-                          absl::Time now) {
+                          absl::Time now, const PeerSource& peers) {
   std::string out;
   CounterMetric(out, "xfrproxy_udp_queries_total", "DNS messages received over UDP.",
                 stats.udp_queries);
@@ -295,6 +295,30 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
              int64_t s = absl::ToUnixSeconds(z.refreshed_at);
              return s < 0 ? 0 : static_cast<uint64_t>(s);
            });
+  if (peers) {
+    // One PeerSource call per zone with secondaries; zones without any are
+    // left out rather than shown as 0 of 0.
+    struct Counts {
+      std::string name;
+      uint64_t total = 0;
+      uint64_t in_sync = 0;
+    };
+    std::vector<Counts> counts;
+    for (const LiveZone* lz : zones) {
+      if (!lz->peers()) continue;
+      Counts c{lz->name().ToText()};
+      for (const PeerReport& p : peers(*lz)) {
+        ++c.total;
+        if (p.state == "in-sync") ++c.in_sync;
+      }
+      counts.push_back(std::move(c));
+    }
+    Family(out, "xfrproxy_peers", "gauge", "Secondaries configured for the zone.");
+    for (const Counts& c : counts) Sample(out, "xfrproxy_peers", "zone", c.name, c.total);
+    Family(out, "xfrproxy_peers_in_sync", "gauge",
+           "Secondaries known to hold the served serial (or a newer one).");
+    for (const Counts& c : counts) Sample(out, "xfrproxy_peers_in_sync", "zone", c.name, c.in_sync);
+  }
   return out;
 }
 
@@ -359,10 +383,11 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
       for (size_t i = 0; i < list.size(); ++i) {
         const PeerReport& p = list[i];
         out += fmt::format(
-            "{}{{\"address\":{},\"state\":{},\"serial\":{},\"last_notify\":{},"
-            "\"last_seen\":{},\"last_error\":{}}}",
+            "{}{{\"address\":{},\"state\":{},\"serial\":{},\"seconds_behind\":{},"
+            "\"last_notify\":{},\"last_seen\":{},\"last_error\":{}}}",
             i ? "," : "", JsonString(p.address), JsonString(p.state),
             p.serial ? fmt::format("{}", p.serial->value()) : std::string("null"),
+            p.seconds_behind,
             opt_time(p.last_notify), opt_time(p.last_seen),
             p.last_error.empty() ? std::string("null") : JsonString(p.last_error));
       }
@@ -389,7 +414,7 @@ HttpResponse StatusPages::Handle(const HttpRequest& request) const {
   } else if (request.path == "/metrics") {
     // The content type Prometheus negotiates for the text format.
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = RenderMetrics(stats_, *store, clock_());
+    r.body = RenderMetrics(stats_, *store, clock_(), peers_);
   } else if (request.path == "/healthz") {
     HealthReport h = RenderHealth(*store, clock_());
     r.status = h.healthy ? 200 : 503;

@@ -30,8 +30,14 @@ std::string EscapeLabelValue(std::string_view value);
 // label may hold any octet) become U+FFFD so the document stays valid.
 std::string JsonString(std::string_view value);
 
+// Per-peer NOTIFY / transfer state of one zone's secondaries; see below.
+struct PeerReport;
+using PeerSource = std::function<std::vector<PeerReport>(const LiveZone&)>;
+
+// With `peers`, also the per-zone peer gauges (xfrproxy_peers,
+// xfrproxy_peers_in_sync) for zones that have secondaries.
 std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
-                          absl::Time now);
+                          absl::Time now, const PeerSource& peers = nullptr);
 
 // Healthy when every configured zone has data and none has expired (an
 // expired zone is answered SERVFAIL: DESIGN.md "Upstream"). The text is
@@ -48,15 +54,15 @@ HealthReport RenderHealth(const ZoneStore& store, absl::Time now);
 // peers.
 struct PeerReport {
   std::string address;                 // "198.51.100.7:53"
-  std::string state;                   // e.g. "in-sync", "notifying", "failing"
+  std::string state;                   // PeerSyncName(): "in-sync", "notified", ...
   std::optional<Serial> serial;        // the last serial the peer is known to have
+  int64_t seconds_behind = 0;          // since the served serial was published; 0 in sync
   std::optional<absl::Time> last_notify;  // last NOTIFY sent to it
   std::optional<absl::Time> last_seen;    // last query or NOTIFY answer from it
   std::string last_error;              // empty when none
 };
-// Called on the HTTP thread; must be safe to call concurrently with the
-// zone's owner (read atomics or a snapshot).
-using PeerSource = std::function<std::vector<PeerReport>(const LiveZone&)>;
+// PeerSource is called on the HTTP thread; it must be safe to call
+// concurrently with the zone's owner (read atomics or a snapshot).
 
 // {"zones":[{"name":..,"loaded":..,"serial":..,"records":..,"expired":..,
 //  "expire_seconds_remaining":..,"published_at":..,"journal_serials":[..],

@@ -14,9 +14,8 @@
 
 namespace xfr {
 namespace {
-constexpr unsigned kTagRecv4 = 1;
-constexpr unsigned kTagRecv6 = 2;
-constexpr unsigned kTagSend = 3;
+constexpr unsigned kTagSend = 1;
+constexpr unsigned kTagRecv = 2;
 // Answers to NOTIFY are small (the question, maybe a TSIG RR); a larger
 // datagram arrives truncated and is dropped.
 constexpr unsigned kBufferSize = 2048;
@@ -58,6 +57,10 @@ std::optional<PeerAddress> FromSockaddr(const sockaddr* sa, socklen_t len) {
   return std::nullopt;
 }
 
+SocketAddress Wildcard(bool v6) {
+  return SocketAddress(v6 ? IpAddress::V6({}) : IpAddress::V4({0, 0, 0, 0}), 0);
+}
+
 }  // namespace
 
 PeerAddress ToPeerAddress(const SocketAddress& a) {
@@ -85,40 +88,58 @@ NotifySender::NotifySender(EventLoop& loop, NotifyOptions options)
 absl::StatusOr<std::unique_ptr<NotifySender>> NotifySender::Start(
     EventLoop& loop, uint16_t buffer_group, NotifyOptions options) {
   std::unique_ptr<NotifySender> s(new NotifySender(loop, options));
-  auto v4 = OpenUdpClientSocket(/*v6=*/false);
-  if (!v4.ok()) return v4.status();
-  s->v4_.fd = std::move(*v4);
-  s->v4_.tag = kTagRecv4;
-  // Bound now rather than on the first send, so the receive armed below
-  // waits on a socket that has its port.
-  sockaddr_in any4{};
-  any4.sin_family = AF_INET;
-  if (::bind(s->v4_.fd.get(), reinterpret_cast<sockaddr*>(&any4), sizeof any4) != 0) {
-    return absl::UnavailableError(fmt::format("notify socket: bind: {}", std::strerror(errno)));
-  }
-  if (auto v6 = OpenUdpClientSocket(/*v6=*/true); v6.ok()) {
-    sockaddr_in6 any6{};
-    any6.sin6_family = AF_INET6;
-    if (::bind(v6->get(), reinterpret_cast<sockaddr*>(&any6), sizeof any6) == 0) {
-      s->v6_.fd = std::move(*v6);
-      s->v6_.tag = kTagRecv6;
-    }
-  }
-  if (s->v6_.fd.get() < 0) {
-    LogWarning("notify: no IPv6 socket; IPv6 secondaries will not be notified");
-  }
   auto buffers = loop.ring().CreateBufferRing(buffer_group, kBufferCount, kBufferSize);
   if (!buffers.ok()) return buffers.status();
   s->buffers_ = std::move(*buffers);
-  // Both receives share the buffer group; each has its own msghdr, which
-  // tells the kernel how much room the source address needs.
-  for (Socket* sock : {&s->v4_, &s->v6_}) {
-    if (sock->fd.get() < 0) continue;
-    sock->recv_msg.msg_namelen = sizeof(sockaddr_storage);
-    sock->recv_msg.msg_controllen = 0;
-    s->Arm(*sock);
+  // The wildcard sockets (the kernel picks the source) exist from the
+  // start; Configure() adds one per configured source.
+  if (absl::Status st = s->OpenSocket(Wildcard(/*v6=*/false)); !st.ok()) return st;
+  s->any4_ = s->sockets_.back().get();
+  if (s->OpenSocket(Wildcard(/*v6=*/true)).ok()) {
+    s->any6_ = s->sockets_.back().get();
+  } else {
+    LogWarning("notify: no IPv6 socket; IPv6 secondaries will not be notified");
   }
   return s;
+}
+
+absl::Status NotifySender::OpenSocket(const SocketAddress& source) {
+  bool v6 = !source.ip().is_v4();
+  auto fd = OpenUdpClientSocket(v6);
+  if (!fd.ok()) return fd.status();
+  // Bound now rather than on the first send, so the receive armed below
+  // waits on a socket that has its port.
+  sockaddr_storage ss{};
+  socklen_t len = source.ToSockaddr(ss);
+  if (::bind(fd->get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return absl::UnavailableError(
+        fmt::format("notify socket: bind {}: {}", source.ToString(), std::strerror(errno)));
+  }
+  auto sock = std::make_unique<Socket>();
+  sock->fd = std::move(*fd);
+  sock->source = source;
+  sock->owner = this;
+  // Every receive shares the buffer group; each has its own msghdr, which
+  // tells the kernel how much room the source address needs.
+  sock->recv_msg.msg_namelen = sizeof(sockaddr_storage);
+  sock->recv_msg.msg_controllen = 0;
+  sockets_.push_back(std::move(sock));
+  Arm(*sockets_.back());
+  return absl::OkStatus();
+}
+
+NotifySender::Socket* NotifySender::SocketFor(const SocketAddress& source) {
+  for (const auto& s : sockets_) {
+    if (s->source == source) return s.get();
+  }
+  Socket* fallback = source.ip().is_v4() ? any4_ : any6_;
+  if (stopped_) return fallback;
+  if (absl::Status st = OpenSocket(source); !st.ok()) {
+    LogError("notify-source {}: {}; the kernel chooses the source instead", source.ToString(),
+             std::string(st.message()));
+    return fallback;
+  }
+  return sockets_.back().get();
 }
 
 NotifySender::~NotifySender() {
@@ -135,12 +156,11 @@ void NotifySender::Stop() {
     z.timer = 0;
     z.timer_at = absl::InfiniteFuture();
   }
-  if (v4_.fd.get() >= 0) loop_.ring().CancelFd(v4_.fd.get());
-  if (v6_.fd.get() >= 0) loop_.ring().CancelFd(v6_.fd.get());
+  for (const auto& sock : sockets_) loop_.ring().CancelFd(sock->fd.get());
 }
 
 void NotifySender::Arm(Socket& s) {
-  loop_.ring().RecvMsgMultishot(s.fd.get(), &s.recv_msg, *buffers_, this, s.tag);
+  loop_.ring().RecvMsgMultishot(s.fd.get(), &s.recv_msg, *buffers_, &s, kTagRecv);
 }
 
 uint16_t NotifySender::RandomId() {
@@ -171,16 +191,35 @@ void NotifySender::Configure(const Config& config) {
                                  sc.notify});
     }
     if (peers.empty()) continue;
+    Zone z;
     auto old = zones_.find(zc.name);
     if (old != zones_.end() && SamePeers(old->second.peers, peers)) {
-      next.emplace(zc.name, std::move(old->second));
+      z = std::move(old->second);
       zones_.erase(old);
-      continue;
+    } else {
+      z.peers = peers;
+      z.fanout = std::make_unique<NotifyFanout>(
+          zc.name, std::move(peers), options_, [this] { return RandomId(); }, loop_.Now());
     }
-    Zone z;
-    z.peers = peers;
-    z.fanout = std::make_unique<NotifyFanout>(
-        zc.name, std::move(peers), options_, [this] { return RandomId(); }, loop_.Now());
+    auto source = [&](bool v6) {
+      return config.SourceFor(zc, SourceKind::kNotify, v6).value_or(Wildcard(v6));
+    };
+    z.v4 = SocketFor(source(false));
+    z.v6 = SocketFor(source(true));
+    if (!zc.verify_peers) {
+      z.verifier.reset();
+    } else if (!z.verifier) {
+      std::vector<std::optional<TsigKey>> keys;
+      for (const NotifyPeer& p : z.peers) keys.push_back(p.key);
+      VerifyOptions vo;
+      // A peer that answered has the NOTIFY retry window to come for the
+      // data; the same grace /peers uses before it calls a peer lagging.
+      vo.grace = NotifyRetryWindow(options_);
+      vo.initial_timeout = options_.initial_timeout;
+      vo.tsig_fudge = options_.tsig_fudge;
+      z.verifier = std::make_unique<PeerVerifier>(zc.name, std::move(keys), z.fanout->peers(),
+                                                  vo, [this] { return RandomId(); });
+    }
     next.emplace(zc.name, std::move(z));
   }
   // Zones dropped or replaced: their timers go with them.
@@ -196,6 +235,7 @@ void NotifySender::Notify(const Name& zone, Serial serial, RecordView soa) {
   if (it == zones_.end()) return;
   Zone& z = it->second;
   z.fanout->Start(serial, ToRecord(soa), loop_.Now());
+  if (z.verifier) z.verifier->Start(serial, loop_.Now());
   LogInfo("notify: zone {} serial {} to {} secondaries", zone.ToText(), serial.ToString(),
           z.fanout->pending());
   Flush(it->first, z);
@@ -203,7 +243,10 @@ void NotifySender::Notify(const Name& zone, Serial serial, RecordView soa) {
 
 void NotifySender::Flush(const Name& name, Zone& z) {
   std::vector<OutgoingNotify> due = z.fanout->Due(loop_.Now());
-  for (OutgoingNotify& o : due) SendTo(o.to, std::move(o.bytes));
+  for (OutgoingNotify& o : due) SendTo(z, o.to, std::move(o.bytes));
+  if (z.verifier) {
+    for (OutgoingQuery& q : z.verifier->Due(loop_.Now())) SendTo(z, q.to, std::move(q.bytes));
+  }
   const NotifyCounters& c = z.fanout->counters();
   if (c.give_ups != z.give_ups_logged) {
     std::vector<std::string> names;
@@ -222,6 +265,7 @@ void NotifySender::Flush(const Name& name, Zone& z) {
 
 void NotifySender::Schedule(const Name& name, Zone& z) {
   absl::Time next = z.fanout->NextDeadline();
+  if (z.verifier) next = std::min(next, z.verifier->NextDeadline());
   if (next == z.timer_at) return;
   if (z.timer != 0) loop_.Cancel(z.timer);
   z.timer = 0;
@@ -237,9 +281,9 @@ void NotifySender::Schedule(const Name& name, Zone& z) {
   });
 }
 
-void NotifySender::SendTo(const PeerAddress& to, std::vector<uint8_t> bytes) {
-  Socket& sock = to.IsV4() ? v4_ : v6_;
-  if (sock.fd.get() < 0) {
+void NotifySender::SendTo(const Zone& z, const PeerAddress& to, std::vector<uint8_t> bytes) {
+  Socket* sock = to.IsV4() ? z.v4 : z.v6;
+  if (sock == nullptr) {
     ++send_errors_;
     return;
   }
@@ -276,7 +320,7 @@ void NotifySender::SendTo(const PeerAddress& to, std::vector<uint8_t> bytes) {
   s->msg.msg_iovlen = 1;
   // Queued only: the loop submits every SQE of this turn in one
   // io_uring_enter, which is the batching DESIGN.md asks for.
-  loop_.ring().SendMsg(sock.fd.get(), &s->msg, s, kTagSend);
+  loop_.ring().SendMsg(sock->fd.get(), &s->msg, s, kTagSend);
 }
 
 void NotifySender::Done(Send* s) {
@@ -284,9 +328,7 @@ void NotifySender::Done(Send* s) {
   free_sends_.push_back(s);
 }
 
-void NotifySender::OnCompletion(const Event& e) {
-  if (e.tag != kTagRecv4 && e.tag != kTagRecv6) return;
-  Socket& sock = e.tag == kTagRecv4 ? v4_ : v6_;
+void NotifySender::OnReceive(Socket& sock, const Event& e) {
   if (e.res >= 0 && e.buffer_id >= 0) {
     uint8_t* buf = buffers_->buffer(e.buffer_id);
     io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, e.res, &sock.recv_msg);
@@ -317,15 +359,34 @@ void NotifySender::OnDatagram(const sockaddr* from, socklen_t len, Bytes payload
   }
   auto it = zones_.find(parsed->question()->qname);
   if (it == zones_.end()) return;
-  NotifyReply r = it->second.fanout->OnReply(*peer, payload, *parsed, loop_.Now());
+  Zone& z = it->second;
+  std::string zone = it->first.ToText();
+  if (parsed->header.opcode != Opcode::kNotify) {
+    // verify-peers: the answer to a SOA query.
+    if (!z.verifier) return;
+    VerifyReply r = z.verifier->OnReply(*peer, payload, *parsed, loop_.Now());
+    if (r == VerifyReply::kAccepted) {
+      LogDebug("notify: zone {}: {} answered the SOA check", zone, peer->ToString());
+    } else if (r == VerifyReply::kBadTsig || r == VerifyReply::kRefused) {
+      LogWarning("notify: zone {}: {}: {}", zone, peer->ToString(),
+                 z.verifier->last_reply_text());
+    }
+    return;
+  }
+  NotifyReply r = z.fanout->OnReply(*peer, payload, *parsed, loop_.Now());
   if (r == NotifyReply::kAccepted) {
-    LogDebug("notify: zone {}: {} answered ({})", it->first.ToText(), peer->ToString(),
-             parsed->rcode().ToString());
+    if (z.fanout->last_reply_text().empty()) {
+      LogDebug("notify: zone {}: {} answered ({})", zone, peer->ToString(),
+               parsed->rcode().ToString());
+    } else {
+      LogWarning("notify: zone {}: {}: {}", zone, peer->ToString(),
+                 z.fanout->last_reply_text());
+    }
   } else if (r == NotifyReply::kBadTsig) {
-    LogWarning("notify: zone {}: answer from {} fails TSIG; ignored", it->first.ToText(),
-               peer->ToString());
+    LogWarning("notify: zone {}: {}: {}; ignored", zone, peer->ToString(),
+               z.fanout->last_reply_text());
   } else {
-    LogDebug("notify: zone {}: datagram from {} ignored", it->first.ToText(), peer->ToString());
+    LogDebug("notify: zone {}: datagram from {} ignored", zone, peer->ToString());
   }
   // The next retry may be gone; the timer firing early finds nothing due
   // and re-arms, so it is not moved here.
@@ -339,20 +400,6 @@ std::shared_ptr<PeerTable> NotifySender::Peers(const Name& zone) const {
 const NotifyFanout* NotifySender::Fanout(const Name& zone) const {
   auto it = zones_.find(zone);
   return it == zones_.end() ? nullptr : it->second.fanout.get();
-}
-
-std::string NotifySender::PeersJson() {
-  std::string out = "{";
-  bool first = true;
-  for (auto& [name, z] : zones_) {
-    PeerTable& t = *z.fanout->peers();
-    t.Collect(z.fanout->serial(), loop_.Now());
-    if (!first) out += ",";
-    first = false;
-    out += fmt::format("\"{}\":{}", name.ToText(), t.ToJson(loop_.Now()));
-  }
-  out += "}";
-  return out;
 }
 
 }  // namespace xfr

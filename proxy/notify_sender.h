@@ -13,6 +13,16 @@
 // by the loop (Ring::Wait): no syscall per peer. Answers come back on a
 // multishot recvmsg with provided buffers, as in proxy/udp_server.cc, and
 // each zone has one timer at its fan-out's next deadline.
+//
+// Sources (`notify-source`, Config::SourceFor): one socket per distinct
+// source address, shared by the zones that use it; the kernel-chosen
+// source is the wildcard socket of each family. A source is bound once and
+// kept until Stop(): a reload that moves a zone to another source leaves
+// the old socket idle rather than cutting answers still on their way.
+//
+// verify-peers: a zone's fanout/PeerVerifier sends its SOA queries on the
+// zone's NOTIFY sockets; answers come back there and are told apart from
+// NOTIFY answers by opcode, then matched by peer, ID and question.
 #pragma once
 
 #include <netinet/in.h>
@@ -27,6 +37,7 @@
 #include "core/record.h"
 #include "core/serial.h"
 #include "fanout/notify_fanout.h"
+#include "fanout/peer_verify.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
 #include "proxy/socket.h"
@@ -62,8 +73,7 @@ class NotifySender : private CompletionTarget {
   std::shared_ptr<PeerTable> Peers(const Name& zone) const;
   // The fan-out of a zone, for counters; null when none.
   const NotifyFanout* Fanout(const Name& zone) const;
-  // {"example.com.": [peer, ...], ...} after folding in the serial reports.
-  std::string PeersJson();
+  const NotifyOptions& options() const { return options_; }
 
   // Stops receiving (shutdown). The object must outlive the loop's last
   // turn: cancelled receives and in-flight sends still complete on it.
@@ -71,34 +81,47 @@ class NotifySender : private CompletionTarget {
 
  private:
   struct Send;
+  // Its own completion target: the ring's 3-bit tag cannot name one
+  // socket among any number of sources.
+  struct Socket : CompletionTarget {
+    NotifySender* owner = nullptr;
+    ScopedFd fd;
+    msghdr recv_msg{};
+    SocketAddress source;  // as asked for; the wildcard: kernel's choice
+    void OnCompletion(const Event& e) override { owner->OnReceive(*this, e); }
+  };
   struct Zone {
     std::unique_ptr<NotifyFanout> fanout;
+    std::unique_ptr<PeerVerifier> verifier;  // verify-peers only
     std::vector<NotifyPeer> peers;  // as configured, to spot changes
+    Socket* v4 = nullptr;  // where its datagrams leave from
+    Socket* v6 = nullptr;
     TimerQueue::Id timer = 0;
     absl::Time timer_at = absl::InfiniteFuture();
     uint64_t give_ups_logged = 0;
   };
-  struct Socket {
-    ScopedFd fd;
-    msghdr recv_msg{};
-    unsigned tag = 0;
-  };
 
   NotifySender(EventLoop& loop, NotifyOptions options);
   void Arm(Socket& s);
-  void OnCompletion(const Event& e) override;
+  void OnCompletion(const Event&) override {}
+  void OnReceive(Socket& sock, const Event& e);
   void OnDatagram(const sockaddr* from, socklen_t len, Bytes payload);
   // Sends what the zone's fan-out has due now and re-arms its timer.
   void Flush(const Name& name, Zone& z);
   void Schedule(const Name& name, Zone& z);
-  void SendTo(const PeerAddress& to, std::vector<uint8_t> bytes);
+  void SendTo(const Zone& z, const PeerAddress& to, std::vector<uint8_t> bytes);
+  // The socket bound to `source` (opened, bound and armed on first use), or
+  // the family's wildcard socket (null when there is none) if that fails.
+  Socket* SocketFor(const SocketAddress& source);
+  absl::Status OpenSocket(const SocketAddress& source);
   void Done(Send* s);
   uint16_t RandomId();
 
   EventLoop& loop_;
   NotifyOptions options_;
-  Socket v4_;
-  Socket v6_;  // fd -1 when the host has no IPv6
+  std::vector<std::unique_ptr<Socket>> sockets_;
+  Socket* any4_ = nullptr;
+  Socket* any6_ = nullptr;  // null when the host has no IPv6
   std::unique_ptr<BufferRing> buffers_;
   absl::flat_hash_map<Name, Zone> zones_;
   std::vector<std::unique_ptr<Send>> sends_;  // every Send ever made

@@ -16,6 +16,8 @@
 
 namespace xfr {
 
+struct ServedZone;  // fanout/served_zone.h
+
 enum class Transport : uint8_t { kUdp, kTcp };
 
 // A multi-message answer being served: a cursor over messages encoded once,
@@ -33,6 +35,9 @@ class TransferStream {
   // its parts are sent. Never for a real answer: xfrload's synthetic
   // primary cuts transfers this way to test how clients take it.
   virtual bool CloseAfter() const { return false; }
+  // The version this answer serves, when it is one of a zone's: once the
+  // last message is sent, the peer holds that serial (/peers).
+  virtual const ServedZone* served() const { return nullptr; }
 };
 
 struct Reply {

@@ -13,6 +13,7 @@
 #include "proxy/file_zone.h"
 #include "proxy/log.h"
 #include "proxy/socket.h"
+#include "proxy/transfer_stream.h"
 
 namespace xfr {
 namespace {
@@ -22,8 +23,12 @@ constexpr absl::Duration kShutdownPoll = absl::Milliseconds(50);
 constexpr uint16_t kUdpBufferGroupBase = 1;
 constexpr uint16_t kNotifyBufferGroup = 1000;
 
-std::optional<IpAddress> TransferSource(const Config&, const ZoneConfig&, bool) {
-  return std::nullopt;  // MERGE: transfer-source
+// The local address upstream queries and transfers leave from (the port,
+// if one is configured, is not used: each exchange has its own socket).
+std::optional<IpAddress> TransferSource(const Config& config, const ZoneConfig& zone, bool v6) {
+  std::optional<SocketAddress> a = config.SourceFor(zone, SourceKind::kTransfer, v6);
+  if (!a) return std::nullopt;
+  return a->ip();
 }
 
 sigset_t HandledSignals() {
@@ -201,6 +206,11 @@ absl::Status Server::SetupWorker(Worker& w) {
     if (!tfd.ok()) return tfd.status();
     auto tcp = TcpServer::Start(*w.loop, std::move(*tfd), *w.responder, stats_, *limiter_);
     if (!tcp.ok()) return tcp.status();
+    // A finished transfer tells /peers what the peer now holds.
+    (*tcp)->OnTransferSent([resp = w.responder.get()](const TransferStream& t,
+                                                      const SocketAddress& peer, absl::Time now) {
+      ReportTransferSent(*resp->store(), t, peer, now);
+    });
     w.tcp.push_back(std::move(*tcp));
   }
   return absl::OkStatus();
@@ -364,23 +374,30 @@ std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
     }
     PeerTable& table = *peers;
     std::optional<Serial> current;
-    if (cur) current = cur->serial();
-    table.Collect(current, loop->Now());
+    absl::Time published = absl::InfinitePast();
+    if (cur) {
+      current = cur->serial();
+      published = cur->refreshed_at;
+    }
+    absl::Time now = loop->Now();
+    table.Collect(current, now);
+    // A peer that answered has the NOTIFY retry window to come for the data.
+    absl::Duration grace = NotifyRetryWindow(notify_->options());
     std::vector<PeerReport> out;
     for (size_t i = 0; i < table.size(); ++i) {
       const PeerState& p = table.at(i);
+      PeerStatus st = ClassifyPeer(p, current, published, now, grace);
       PeerReport r;
       r.address = p.address.ToString();
-      bool in_sync = current && p.held && *p.held == *current;
-      r.state = in_sync ? "in-sync" : p.gave_up ? "failing" : p.answered ? "notified"
-              : p.last_notified ? "notifying" : "unknown";
+      r.state = std::string(PeerSyncName(st.sync));
+      r.seconds_behind = st.seconds_behind;
       r.serial = p.held;
       if (p.last_notified) r.last_notify = p.notified_at;
       if (p.held) r.last_seen = p.held_at;
-      if (p.gave_up) r.last_error = "NOTIFY retries ran out";
-      if (p.answer_rcode && *p.answer_rcode != Rcode::kNoError) {
-        r.last_error = "NOTIFY answered " + p.answer_rcode->ToString();
+      if (p.answered && (!r.last_seen || *r.last_seen < p.answered_at)) {
+        r.last_seen = p.answered_at;
       }
+      r.last_error = p.last_error;
       out.push_back(std::move(r));
     }
     done->set_value(std::move(out));

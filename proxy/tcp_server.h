@@ -8,6 +8,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 
@@ -22,6 +23,10 @@
 #include "proxy/stats.h"
 
 namespace xfr {
+
+// Called on the serving thread when a transfer's last bytes were written.
+using TransferSentHook =
+    std::function<void(const TransferStream&, const SocketAddress& peer, absl::Time now)>;
 
 class TcpServer : private CompletionTarget, private ConnectionLimiter::Owner {
  public:
@@ -41,6 +46,8 @@ class TcpServer : private CompletionTarget, private ConnectionLimiter::Owner {
   // The upstream check that requests for `zone` waited on has ended: they
   // are answered now, from a new version or with the SOA we have.
   void ReleaseWaiting(const Name& zone);
+  // Set before the loop runs.
+  void OnTransferSent(TransferSentHook hook) { on_transfer_sent_ = std::move(hook); }
 
  private:
   class Connection;
@@ -68,6 +75,7 @@ class TcpServer : private CompletionTarget, private ConnectionLimiter::Owner {
   absl::flat_hash_map<uint64_t, Connection*> waiting_admission_;
   uint64_t next_ticket_ = 1;
   TimerQueue::Id sweep_timer_ = 0;
+  TransferSentHook on_transfer_sent_;
 };
 
 }  // namespace xfr

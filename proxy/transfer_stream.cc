@@ -11,6 +11,15 @@ namespace {
 constexpr uint16_t kRdFlag = 0x0100;
 }
 
+void ReportTransferSent(const ZoneStore& store, const TransferStream& t,
+                        const SocketAddress& peer, absl::Time now) {
+  const ServedZone* z = t.served();
+  if (z == nullptr) return;
+  LiveZone* entry = store.Find(z->version->origin());
+  if (entry == nullptr) return;
+  if (auto peers = entry->peers()) peers->ReportHeldSerial(peer.ip().bytes(), z->serial(), now);
+}
+
 EncodedTransferStream::EncodedTransferStream(
     std::shared_ptr<const ServedZone> pin,
     const std::vector<EncodedMessage>* messages, uint16_t id, bool rd,

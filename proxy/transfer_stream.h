@@ -15,8 +15,16 @@
 #include "core/tsig.h"
 #include "fanout/served_zone.h"
 #include "proxy/responder.h"
+#include "proxy/zone_store.h"
 
 namespace xfr {
+
+// A transfer's last bytes went out to `peer`: it now holds the serial that
+// was served (an AXFR, or an IXFR ending at our version), whether or not it
+// ever sent an IXFR request naming it. Reported lock-free to the zone's
+// PeerTable (any serving thread).
+void ReportTransferSent(const ZoneStore& store, const TransferStream& t,
+                        const SocketAddress& peer, absl::Time now);
 
 class EncodedTransferStream : public TransferStream {
  public:
@@ -31,6 +39,7 @@ class EncodedTransferStream : public TransferStream {
   size_t Next(std::vector<iovec>& iov) override;
   void Release() override { scratch_.clear(); }
   size_t messages_sent() const { return next_; }
+  const ServedZone* served() const override { return pin_.get(); }
 
  private:
   struct Scratch {

@@ -291,6 +291,48 @@ TEST(NotifyFanoutTest, KeyedPeerGetsASignedNotifyAndOnlyASignedAnswerCounts) {
   EXPECT_TRUE(f.peers()->at(0).answered);
 }
 
+// RFC 8945 §5.3.2: a secondary without our key answers NOTAUTH, unsigned,
+// with BADKEY in the TSIG RR. Not authentic, so the retries go on, but the
+// peer's last_error and last_reply_text() say what to fix.
+TEST(NotifyFanoutTest, BadKeyAnswerIsNamedNotCalledATsigFailure) {
+  TsigKey key = Key("notify-key", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=");
+  TsigKey theirs = Key("their-key", "b3RoZXItc2VjcmV0");
+  NotifyFanout f = Make({{Addr(1), key, true}, {Addr(2), {}, true}});
+  f.Start(Serial(7), Soa(7), kT0);
+  std::vector<OutgoingNotify> out = f.Due(kT0);
+  const OutgoingNotify& keyed = out[0].peer == 0 ? out[0] : out[1];
+  const OutgoingNotify& plain = out[0].peer == 0 ? out[1] : out[0];
+  auto m = ParseMessage(B(keyed.bytes));
+  ASSERT_TRUE(m.ok() && m->tsig);
+  std::vector<TsigKey> keys = {theirs};
+  TsigRequestCheck check = VerifyTsigRequest(keys, B(keyed.bytes), *m->tsig, m->tsig_offset, kT0);
+  ASSERT_EQ(check.error, Rcode::kBadKey);
+  std::vector<uint8_t> badkey = Answer(keyed.bytes);
+  ASSERT_TRUE(AppendTsigErrorAnswer(check, badkey, kT0).ok());
+
+  EXPECT_EQ(f.OnReply(Addr(1), B(badkey), kT0), NotifyReply::kBadTsig);
+  EXPECT_EQ(f.last_reply_text(), "NOTIFY refused: NOTAUTH (BADKEY: the peer does not know our key)");
+  EXPECT_EQ(f.peers()->at(0).last_error, f.last_reply_text());
+  EXPECT_FALSE(f.peers()->at(0).answered);
+
+  EXPECT_EQ(f.OnReply(Addr(2), B(Answer(plain.bytes, Rcode::kRefused)), kT0),
+            NotifyReply::kAccepted);
+  EXPECT_EQ(f.peers()->at(1).last_error, "NOTIFY refused: REFUSED");
+  EXPECT_EQ(f.peers()->at(1).answered_at, kT0);
+
+  // The give-up keeps the reason.
+  for (int s = 1; s <= 40; ++s) f.Due(kT0 + absl::Seconds(s));
+  EXPECT_TRUE(f.peers()->at(0).gave_up);
+  EXPECT_EQ(f.peers()->at(0).last_error,
+            "NOTIFY refused: NOTAUTH (BADKEY: the peer does not know our key); "
+            "no valid answer after 5 tries");
+}
+
+TEST(NotifyFanoutTest, RetryWindowSumsTheBackOff) {
+  EXPECT_EQ(NotifyRetryWindow(Opts()), absl::Seconds(1 + 2 + 4 + 4 + 4));
+  EXPECT_EQ(NotifyRetryWindow(NotifyOptions{}), absl::Seconds(31));
+}
+
 TEST(NotifyFanoutTest, TenThousandPeersGetExactlyOneDatagramEachAtStart) {
   constexpr int kPeers = 10'000;
   std::vector<NotifyPeer> peers;

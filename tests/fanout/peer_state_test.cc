@@ -1,9 +1,10 @@
 // PeerTable: serial reports from serving threads land in the owner's state
 // at Collect(), by address whatever the source port, for every peer at that
-// address; converged_at follows the served serial; the /peers JSON carries
-// the state.
+// address; converged_at follows the served serial; ClassifyPeer names where
+// each peer stands.
 #include "fanout/peer_state.h"
 
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -103,27 +104,105 @@ TEST(PeerTableTest, ConcurrentReportersLeaveOneWholeReportPerPeer) {
   }
 }
 
-TEST(PeerTableTest, JsonCarriesTheState) {
-  PeerAddress a = PeerAddress::V4({192, 0, 2, 1}, 53);
-  PeerTable t({Peer(a)}, kT0);
-  PeerState& p = t.at(0);
-  p.last_notified = Serial(6);
-  p.notified_at = kT0;
-  p.sends = 2;
-  p.answered = true;
-  p.answer_rcode = Rcode::kRefused;
-  t.ReportHeldSerial(a.ip, Serial(6), kT0 + absl::Seconds(1));
-  t.Collect(Serial(6), kT0 + absl::Seconds(2));
-  std::string j = t.ToJson(kT0 + absl::Seconds(3));
-  EXPECT_NE(j.find("\"address\":\"192.0.2.1:53\""), std::string::npos) << j;
-  EXPECT_NE(j.find("\"last_notified\":6,\"notified_age\":3.000,\"sends\":2"),
-            std::string::npos) << j;
-  EXPECT_NE(j.find("\"answered\":true,\"answer_rcode\":\"REFUSED\""), std::string::npos) << j;
-  EXPECT_NE(j.find("\"held_serial\":6,\"held_age\":2.000,\"converged\":true,"
-                   "\"converged_age\":2.000"),
-            std::string::npos) << j;
-  EXPECT_EQ(j.front(), '[');
-  EXPECT_EQ(j.back(), ']');
+// ClassifyPeer: one row per situation /peers must tell apart. Serial 7 is
+// served since kT0; the grace is 30 s.
+TEST(ClassifyPeerTest, Table) {
+  const absl::Duration kGrace = absl::Seconds(30);
+  struct Row {
+    const char* name;
+    std::function<void(PeerState&)> set;
+    absl::Duration at;  // now - kT0
+    PeerSync want;
+    int64_t behind;
+  };
+  auto notified = [](PeerState& p) {
+    p.last_notified = Serial(7);
+    p.notified_at = kT0;
+  };
+  auto answered = [notified](absl::Duration after) {
+    return [notified, after](PeerState& p) {
+      notified(p);
+      p.answered = true;
+      p.answered_at = kT0 + after;
+      p.answer_rcode = Rcode::kNoError;
+    };
+  };
+  std::vector<Row> rows = {
+      {"holds the served serial", [](PeerState& p) { p.held = Serial(7); },
+       absl::Seconds(100), PeerSync::kInSync, 0},
+      {"holds a newer serial (RFC 1982)", [](PeerState& p) { p.held = Serial(8); },
+       absl::Seconds(100), PeerSync::kInSync, 0},
+      {"in sync although its NOTIFY went unanswered",
+       [notified](PeerState& p) {
+         notified(p);
+         p.gave_up = true;
+         p.held = Serial(7);
+       },
+       absl::Seconds(100), PeerSync::kInSync, 0},
+      {"NOTIFY sent, not answered yet", notified, absl::Seconds(3), PeerSync::kNotified, 3},
+      {"answered, within the grace", answered(absl::Seconds(1)), absl::Seconds(20),
+       PeerSync::kNotified, 20},
+      {"answered, holds an older serial, within the grace",
+       [answered](PeerState& p) {
+         answered(absl::Seconds(1))(p);
+         p.held = Serial(6);
+       },
+       absl::Seconds(20), PeerSync::kNotified, 20},
+      {"answered, did not come within the grace", answered(absl::Seconds(1)),
+       absl::Seconds(31), PeerSync::kLagging, 31},
+      {"answered late: the grace runs from the answer", answered(absl::Seconds(25)),
+       absl::Seconds(40), PeerSync::kNotified, 40},
+      {"answered REFUSED, past the grace",
+       [answered](PeerState& p) {
+         answered(absl::Seconds(1))(p);
+         p.answer_rcode = Rcode::kRefused;
+       },
+       absl::Seconds(60), PeerSync::kLagging, 60},
+      {"retries ran out unanswered",
+       [notified](PeerState& p) {
+         notified(p);
+         p.gave_up = true;
+       },
+       absl::Seconds(40), PeerSync::kUnreachable, 40},
+      {"answered but the SOA checks went unanswered",
+       [answered](PeerState& p) {
+         answered(absl::Seconds(1))(p);
+         p.verify_failed = true;
+       },
+       absl::Seconds(40), PeerSync::kUnreachable, 40},
+      {"an older NOTIFY's give-up does not count for this serial",
+       [](PeerState& p) {
+         p.last_notified = Serial(6);
+         p.gave_up = true;
+         p.held = Serial(6);
+       },
+       absl::Seconds(5), PeerSync::kLagging, 5},
+      {"notify: false, holds an older serial",
+       [](PeerState& p) {
+         p.notify = false;
+         p.held = Serial(5);
+       },
+       absl::Seconds(5), PeerSync::kLagging, 5},
+      {"notify: false, never seen",
+       [](PeerState& p) { p.notify = false; }, absl::Seconds(5), PeerSync::kUnknown, 5},
+      {"published in the future (clock step): not negative", notified, -absl::Seconds(5),
+       PeerSync::kNotified, 0},
+  };
+  for (const Row& r : rows) {
+    PeerState p = Peer(PeerAddress::V4({192, 0, 2, 1}, 53));
+    r.set(p);
+    PeerStatus s = ClassifyPeer(p, Serial(7), kT0, kT0 + r.at, kGrace);
+    EXPECT_EQ(PeerSyncName(s.sync), PeerSyncName(r.want)) << r.name;
+    EXPECT_EQ(s.seconds_behind, r.behind) << r.name;
+  }
+}
+
+TEST(ClassifyPeerTest, NothingServedIsUnknown) {
+  PeerState p = Peer(PeerAddress::V4({192, 0, 2, 1}, 53));
+  p.held = Serial(3);
+  PeerStatus s = ClassifyPeer(p, std::nullopt, kT0, kT0 + absl::Seconds(9), absl::Seconds(30));
+  EXPECT_EQ(s.sync, PeerSync::kUnknown);
+  EXPECT_EQ(s.seconds_behind, 0);
 }
 
 }  // namespace

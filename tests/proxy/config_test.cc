@@ -540,3 +540,104 @@ TEST_F(ConfigFileTest, ExampleConfigLoads) {
 
 }  // namespace
 }  // namespace xfr
+
+namespace xfr {
+namespace {
+
+std::string Sources(std::string_view head, std::string_view zones) {
+  return std::string(head) + "zones:\n" + std::string(zones);
+}
+
+// notify-source / transfer-source / verify-peers: the zone's value, else
+// the global one, else the single listen address of the family.
+TEST(ConfigSourceTest, SourceForFollowsZoneThenGlobalThenTheOnlyListenAddress) {
+  struct Row {
+    const char* name;
+    std::string yaml;
+    SourceKind kind;
+    bool v6;
+    std::optional<std::string> want;  // SocketAddress text
+  };
+  const std::string one_each = "listen: [\"127.0.0.1:5300\", \"[::1]:5300\"]\n";
+  const std::string two_v4 = "listen: [\"127.0.0.1:5300\", \"127.0.0.2:5300\"]\n";
+  const std::string wildcard = "listen: [\"0.0.0.0:53\"]\n";
+  const std::string plain = "  - {name: a., file: z}\n";
+  std::vector<Row> rows = {
+      {"default: the only v4 listen address, any port", Sources(one_each, plain),
+       SourceKind::kNotify, false, "127.0.0.1:0"},
+      {"default: the only v6 listen address", Sources(one_each, plain), SourceKind::kNotify,
+       true, "[::1]:0"},
+      {"default for transfers too", Sources(one_each, plain), SourceKind::kTransfer, false,
+       "127.0.0.1:0"},
+      {"two v4 listen addresses: the kernel chooses", Sources(two_v4, plain),
+       SourceKind::kNotify, false, std::nullopt},
+      {"no v6 listen address: the kernel chooses", Sources(two_v4, plain), SourceKind::kNotify,
+       true, std::nullopt},
+      {"a wildcard listener says nothing", Sources(wildcard, plain), SourceKind::kNotify,
+       false, std::nullopt},
+      {"global notify-source", Sources(two_v4 + "notify-source: 127.0.0.9\n", plain),
+       SourceKind::kNotify, false, "127.0.0.9:0"},
+      {"global notify-source does not set transfer-source",
+       Sources(two_v4 + "notify-source: 127.0.0.9\n", plain), SourceKind::kTransfer, false,
+       std::nullopt},
+      {"global with a port", Sources(one_each + "notify-source: \"127.0.0.9:5353\"\n", plain),
+       SourceKind::kNotify, false, "127.0.0.9:5353"},
+      {"explicit port 0", Sources(one_each + "notify-source: \"[::2]:0\"\n", plain),
+       SourceKind::kNotify, true, "[::2]:0"},
+      {"zone overrides global",
+       Sources(one_each + "notify-source: 127.0.0.9\n",
+               "  - {name: a., file: z, notify-source: 127.0.0.7}\n"),
+       SourceKind::kNotify, false, "127.0.0.7:0"},
+      {"zone v4 override leaves v6 to the default",
+       Sources(one_each, "  - {name: a., file: z, notify-source: 127.0.0.7}\n"),
+       SourceKind::kNotify, true, "[::1]:0"},
+      {"a list: one per family",
+       Sources(two_v4, "  - {name: a., file: z, transfer-source: [\"192.0.2.1\", \"2001:db8::1\"]}\n"),
+       SourceKind::kTransfer, true, "[2001:db8::1]:0"},
+  };
+  for (const Row& r : rows) {
+    absl::StatusOr<Config> c = LoadConfigText(r.yaml, "s.yaml", "");
+    ASSERT_TRUE(c.ok()) << r.name << ": " << c.status();
+    std::optional<SocketAddress> got = c->SourceFor(c->zones[0], r.kind, r.v6);
+    EXPECT_EQ(got ? std::optional<std::string>(got->ToString()) : std::nullopt, r.want)
+        << r.name;
+  }
+}
+
+TEST(ConfigSourceTest, BadSourcesAreErrors) {
+  const std::string head = "listen: [\"127.0.0.1:53\"]\n";
+  struct Row {
+    std::string yaml;
+    const char* want;
+  } rows[] = {
+      {Sources(head, "  - {name: a., file: z, transfer-source: \"127.0.0.1:99\"}\n"),
+       "zones[0].transfer-source: '127.0.0.1:99' is not an IP address (no port here)"},
+      {Sources(head + "notify-source: [\"127.0.0.1\", \"127.0.0.2\"]\n", ""),
+       "notify-source[1]: a second IPv4 address; one per family"},
+      {Sources(head + "notify-source: ns1.example.\n", ""), "notify-source: bad address"},
+      {Sources(head + "verify-peers: maybe\n", ""), "verify-peers"},
+  };
+  for (const Row& r : rows) {
+    absl::StatusOr<Config> c = LoadConfigText(r.yaml, "s.yaml", "");
+    ASSERT_FALSE(c.ok()) << r.yaml;
+    EXPECT_NE(c.status().message().find(r.want), std::string::npos) << c.status();
+  }
+}
+
+TEST(ConfigSourceTest, VerifyPeersDefaultsOffAndZonesInheritTheGlobalValue) {
+  const std::string head = "listen: [\"127.0.0.1:53\"]\n";
+  auto c = LoadConfigText(Sources(head, "  - {name: a., file: z}\n"), "s.yaml", "");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->verify_peers);
+  EXPECT_FALSE(c->zones[0].verify_peers);
+  c = LoadConfigText(Sources(head + "verify-peers: true\n",
+                             "  - {name: a., file: z}\n"
+                             "  - {name: b., file: z, verify-peers: false}\n"),
+                     "s.yaml", "");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->zones[0].verify_peers);
+  EXPECT_FALSE(c->zones[1].verify_peers);
+}
+
+}  // namespace
+}  // namespace xfr

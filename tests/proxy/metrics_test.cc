@@ -398,7 +398,8 @@ TEST_F(MetricsTest, PeersJsonCarriesPeerSourceEntriesEscaped) {
     out.push_back(a);
     PeerReport b;
     b.address = "[2001:db8::8]:53";
-    b.state = "failing";
+    b.state = "unreachable";
+    b.seconds_behind = 42;
     b.last_error = "timed out \"twice\"\n";
     out.push_back(b);
     return out;
@@ -406,13 +407,40 @@ TEST_F(MetricsTest, PeersJsonCarriesPeerSourceEntriesEscaped) {
   std::string json = RenderPeersJson(*store_, kNow, peers);
   EXPECT_TRUE(JsonChecker(json).Valid()) << json;
   EXPECT_NE(json.find("\"peers\":[{\"address\":\"198.51.100.7:53\",\"state\":\"in-sync\","
-                      "\"serial\":2,\"last_notify\":\"2023-11-14T22:13:20Z\","
+                      "\"serial\":2,\"seconds_behind\":0,"
+                      "\"last_notify\":\"2023-11-14T22:13:20Z\","
                       "\"last_seen\":null,\"last_error\":null},"
-                      "{\"address\":\"[2001:db8::8]:53\",\"state\":\"failing\",\"serial\":null,"
-                      "\"last_notify\":null,\"last_seen\":null,"
+                      "{\"address\":\"[2001:db8::8]:53\",\"state\":\"unreachable\",\"serial\":null,"
+                      "\"seconds_behind\":42,\"last_notify\":null,\"last_seen\":null,"
                       "\"last_error\":\"timed out \\\"twice\\\"\\n\"}]"),
             std::string::npos)
       << json;
+}
+
+TEST_F(MetricsTest, PeerGaugesCountInSyncPeersPerZoneWithSecondaries) {
+  PublishExample();
+  PeerState one;
+  one.address = PeerAddress::V4({198, 51, 100, 7}, 53);
+  PeerState two = one;
+  two.address = PeerAddress::V4({198, 51, 100, 8}, 53);
+  store_->Find(N("example.com."))
+      ->SetPeers(std::make_shared<PeerTable>(std::vector<PeerState>{one, two}, kNow));
+  PeerSource peers = [](const LiveZone& z) {
+    std::vector<PeerReport> out(2);
+    out[0].state = "in-sync";
+    out[1].state = "lagging";
+    return out;
+  };
+  std::string text = RenderMetrics(stats_, *store_, kNow, peers);
+  EXPECT_NE(text.find("# TYPE xfrproxy_peers_in_sync gauge\n"
+                      "xfrproxy_peers_in_sync{zone=\"example.com.\"} 1\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("xfrproxy_peers{zone=\"example.com.\"} 2\n"), std::string::npos) << text;
+  // Zones without secondaries have no peer samples.
+  EXPECT_EQ(text.find("xfrproxy_peers{zone=\"other"), std::string::npos) << text;
+  // Without a source (unit tests, no fan-out) the families are left out.
+  EXPECT_EQ(RenderMetrics(stats_, *store_, kNow).find("xfrproxy_peers_in_sync"),
+            std::string::npos);
 }
 
 TEST(PeersJsonTest, EmptyStoreIsValid) {

@@ -704,8 +704,9 @@ zones:
   ASSERT_TRUE(store.ok());
   std::vector<std::string> notified;
   responder_ = std::make_unique<PrimaryResponder>(
-      *store, stats_, [&](const Name& zone, const SocketAddress&, std::optional<Serial>) {
-        notified.push_back(zone.ToText());
+      *store, stats_,
+      [&](const Name& zone, const SocketAddress&, std::optional<Serial>, RefreshTrigger why) {
+        if (why == RefreshTrigger::kNotify) notified.push_back(zone.ToText());
       });
   for (const Case& c : cases) {
     SCOPED_TRACE(fmt::format("{} from {} sig {}", c.zone, c.peer, static_cast<int>(c.sig)));
