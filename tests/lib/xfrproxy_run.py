@@ -216,6 +216,7 @@ class XfrProxy:
         if self.process is not None and self.process.poll() is None:
             self.process.signal(signal.SIGKILL)
             self.process.proc.wait()
+            self.process.stop()  # closes the log; the process is gone already
 
     def stop(self, timeout=20.0):
         """SIGTERM, wait; returns the exit code (SIGKILL after `timeout`,
