@@ -10,7 +10,9 @@ behaves again xfrproxy converges to N+1 (SOA refresh 2 s, retry 1 s).
 
 IXFR troubles that RFC 1995 §4 answers with an AXFR (NOTIMP, REFUSED,
 FORMERR, diffs starting from another serial or not joining) must converge by
-one IXFR attempt then one AXFR. Also: ten dead primaries before the live
+one IXFR attempt then one AXFR on the same refresh, and so must SERVFAIL and
+NOTAUTH (issue 10: any rcode other than NOERROR), the failed IXFR counted in
+xfrproxy_upstream_transfer_failures_total and _axfr_fallbacks_total. Also: ten dead primaries before the live
 one; a burst of 50 NOTIFYs costs the primary at most two SOA queries and one
 transfer; a NOTIFY from outside notify-from is REFUSED and checks nothing;
 EXPIRE (RFC 1035 §3.3.13) turns answers into SERVFAIL after the primary dies
@@ -30,7 +32,7 @@ from xfrproxy_run import (AXFR, EDNS_EXPIRE, NOERROR, REFUSED, SERVFAIL, SOA,
 ZONE = "example.com."
 SIGNED = "signed.example."
 RECORDS = 120  # with 4 records per message: a 32-message AXFR
-NOTIMP, FORMERR = 4, 1
+NOTIMP, FORMERR, NOTAUTH = 4, 1, 9
 
 
 def soa_rcode(port, zone):
@@ -92,7 +94,7 @@ class BrokenTransfersTest(ProxyCase):
             {"name": ZONE, "primaries": [primary_addr(cls.primary)], "max_records": 300},
             {"name": SIGNED, "primaries": [primary_addr(cls.signed)],
              "primary_key": cls.key.name},
-        ], keys=[cls.key])
+        ], keys=[cls.key], http_port=xfrtest.free_port())
         try:
             cls.proxy.start()
             cls.proxy.wait_serial(ZONE, 1)
@@ -213,10 +215,17 @@ class BrokenTransfersTest(ProxyCase):
     # --- IXFR refused or broken: one IXFR, then one AXFR ---------------------
 
     def fallback_case(self, kind, **params):
+        """The IXFR fails with `kind`; on the same refresh (no SOA check
+        between the IXFR and the AXFR, so no retry timer was involved) the
+        same primary is asked for an AXFR, which brings the new serial. The
+        failed IXFR is counted as a transfer failure and as a fallback;
+        nothing else failed."""
         old = self.primary.serial
         self.proxy.wait_serial(ZONE, old)
         start = len(self.proxy.log())
-        ixfr0, axfr0 = self.primary.count("IXFR"), self.primary.count("AXFR")
+        before = self.proxy.metrics()
+        with self.primary.lock:
+            first = len(self.primary.requests)
         self.primary.set_fault(kind, types=("IXFR",), **params)
         try:
             new = self.primary.publish(self.version(ZONE, old + 1))
@@ -227,9 +236,21 @@ class BrokenTransfersTest(ProxyCase):
         finally:
             self.primary.clear_fault()
         self.assert_serves(self.proxy, self.primary, new)
-        self.assertEqual(self.primary.count("IXFR") - ixfr0, 1, f"{kind}: IXFR attempts")
-        self.assertEqual(self.primary.count("AXFR") - axfr0, 1, f"{kind}: AXFR attempts")
+        with self.primary.lock:
+            asked = [r["type"] for r in self.primary.requests[first:]
+                     if r["type"] in ("SOA", "IXFR", "AXFR") and r["opcode"] == 0]
+        self.assertEqual(asked.count("IXFR"), 1, f"{kind}: IXFR attempts: {asked}")
+        self.assertEqual(asked.count("AXFR"), 1, f"{kind}: AXFR attempts: {asked}")
+        i, a = asked.index("IXFR"), asked.index("AXFR")
+        self.assertEqual(a, i + 1, f"{kind}: not the same refresh (requests {asked})")
         self.assertEqual(self.primary.requests_of("IXFR")[-1]["ixfr_serial"], old)
+        after = self.proxy.metrics()
+        delta = lambda name: after.get(name, 0) - before.get(name, 0)  # noqa: E731
+        self.assertEqual(delta("xfrproxy_upstream_axfr_fallbacks_total"), 1, kind)
+        self.assertEqual(delta("xfrproxy_upstream_transfer_failures_total"), 1,
+                         f"{kind}: the failed IXFR, and nothing else, is a failure")
+        self.assertEqual(delta('xfrproxy_upstream_transfers_total{kind="axfr"}'), 1, kind)
+        self.assertEqual(delta('xfrproxy_upstream_transfers_total{kind="ixfr"}'), 0, kind)
 
     def test_ixfr_notimp_falls_back_to_axfr(self):
         self.fallback_case("rcode", rcode=NOTIMP)
@@ -239,6 +260,14 @@ class BrokenTransfersTest(ProxyCase):
 
     def test_ixfr_formerr_falls_back_to_axfr(self):
         self.fallback_case("rcode", rcode=FORMERR)
+
+    def test_ixfr_servfail_falls_back_to_axfr(self):
+        # DESIGN.md: any rcode other than NOERROR; BIND answers SERVFAIL when
+        # its journal is unusable, while its AXFR still works.
+        self.fallback_case("rcode", rcode=SERVFAIL)
+
+    def test_ixfr_notauth_falls_back_to_axfr(self):
+        self.fallback_case("rcode", rcode=NOTAUTH)
 
     def test_ixfr_from_another_serial_falls_back_to_axfr(self):
         self.fallback_case("ixfr_bad_start")

@@ -43,13 +43,18 @@ types given (default AXFR and IXFR):
 """
 import base64
 import collections
+import json
+import os
 import random
 import hashlib
 import hmac
+import signal
 import socket
 import struct
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import xfrtest
 from xfrproxy_run import XfrProxy, proxied_yaml
@@ -663,17 +668,36 @@ def primary_addr(p):
 class UpstreamProxy(XfrProxy):
     """XfrProxy with zones that follow primaries. Each zone is a dict:
     name, primaries (list of "host:port"), and optionally primary_key,
-    notify_from (list), max_records, allow_transfer (list, default
-    loopback), secondaries (dicts as in ProxyZone). start() waits only for the listener:
-    the tests wait for serials themselves."""
+    notify_from (list), notify_key ("required", or as the YAML wants it),
+    max_records, allow_transfer (list, default loopback), secondaries
+    (dicts as in ProxyZone), proxied (a policy dict as in ProxyZone).
+    `http_port` adds the http endpoint (/metrics, /peers) on 127.0.0.1;
+    `state_dir` (True: "state" in the temp dir) keeps the data across
+    restarts (kill9() then start() again). start() waits only for the
+    listener: the tests wait for serials themselves."""
 
-    def __init__(self, upstream, keys=(), limits=None, **kw):
+    def __init__(self, upstream, keys=(), limits=None, http_port=None, state_dir=None, **kw):
         super().__init__([], keys=keys, **kw)
         self.upstream = upstream
         self.limits = limits or {}
+        self.http_port = http_port
+        self.state_dir = self.path("state") if state_dir is True else state_dir
+        self.runs = 0
 
     def config_text(self):
         text = super().config_text()
+        # Top-level keys go before "zones:", which the base writes last
+        # before its `extra`.
+        top = []
+        if self.http_port is not None:
+            top.append(f'http: "127.0.0.1:{self.http_port}"')
+        if self.state_dir is not None:
+            top.append(f"state-dir: {self.state_dir}")
+        if top:
+            head, sep, tail = text.partition("zones:\n")
+            if not sep:
+                raise AssertionError("XfrProxy.config_text changed: no 'zones:' line")
+            text = head + "\n".join(top) + "\n" + sep + tail
         out = []
         for z in self.upstream:
             out += [f"  - name: {z['name']}",
@@ -690,6 +714,8 @@ class UpstreamProxy(XfrProxy):
                 out.append(f"    primary-key: {z['primary_key']}")
             if z.get("notify_from"):
                 out.append("    notify-from: [" + ", ".join(f'"{c}"' for c in z["notify_from"]) + "]")
+            if z.get("notify_key"):
+                out.append(f"    notify-key: {z['notify_key']}")
             if z.get("max_records"):
                 out.append(f"    max-records: {z['max_records']}")
             if z.get("proxied"):
@@ -703,6 +729,10 @@ class UpstreamProxy(XfrProxy):
 
     def start(self, timeout=30.0):
         self.write_config()
+        if self.runs and os.path.exists(self.log_path):
+            # A restart: the last run's log stays beside the new one.
+            os.replace(self.log_path, f"{self.log_path}.{self.runs}")
+        self.runs += 1
         argv = [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
         self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path)
         try:
@@ -712,4 +742,85 @@ class UpstreamProxy(XfrProxy):
             self._kill()
             self.dir.cleanup()
             raise RuntimeError(f"xfrproxy did not start: {e}\n{log[-4000:]}") from e
+        if self.http_port is not None:
+            xfrtest.wait_tcp(self.http_port, timeout=timeout, proc=self.process)
         return self
+
+    def kill9(self):
+        """SIGKILL, as a crash: no shutdown work at all. The temp dir (config,
+        state-dir, logs) stays for start() again."""
+        self.process.signal(signal.SIGKILL)
+        self.process.proc.wait()
+        self.process.stop()  # closes the log; the process is already gone
+        self.process = None
+
+    def metrics(self):
+        """{sample name with labels: value} from /metrics."""
+        return parse_metrics(http_get(self.http_port, "/metrics")[1])
+
+    def metric(self, name):
+        """One sample of /metrics (0 when absent: counters start unset)."""
+        return self.metrics().get(name, 0.0)
+
+    def peers(self, zone):
+        """The zone's entry of /peers (JSON), or None."""
+        doc = json.loads(http_get(self.http_port, "/peers")[1])
+        for z in doc.get("zones", []):
+            if z.get("name") == zone:
+                return z
+        return None
+
+
+def http_get(port, path, timeout=10):
+    """(status, body) of a GET on 127.0.0.1:port."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def parse_metrics(text):
+    """Prometheus text format to {name or name{labels}: float}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def send_notify(port, zone, serial=None, key=None, host=xfrtest.LOOPBACK, source=None,
+                timeout=3.0):
+    """One NOTIFY (RFC 1996 §3.7) for `zone` over UDP, as a primary sends
+    it: AA set, the SOA question, the new SOA in the answer when `serial`
+    is given (a hint), TSIG-signed with `key` (anything with name,
+    algorithm and secret) when given. Returns the parsed answer, or None
+    when none came. (`dig` has no NOTIFY; this needs no kdig either.)"""
+    zone = zone if zone.endswith(".") else zone + "."
+    qid = random.randrange(65536)
+    answer = [soa_record(zone.lower(), serial)] if serial is not None else []
+    msg = build_message(qid, (NOTIFY_OPCODE << 11) | 0x0400, (zone, SOA, IN), answer)
+    if key is not None:
+        msg = _Signer(key, b"").sign(msg)
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                       socket.SOCK_DGRAM) as s:
+        s.bind((source or ("::1" if ":" in host else xfrtest.LOOPBACK), 0))
+        s.sendto(msg, (host, port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                return None
+            if data[:2] == msg[:2]:
+                try:
+                    return parse_message(data)
+                except WireError:
+                    return None
+    return None

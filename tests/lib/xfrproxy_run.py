@@ -213,9 +213,11 @@ class XfrProxy:
         raise TimeoutError(f"{text!r} not in the log after {timeout}s:\n{self.log()[-4000:]}")
 
     def _kill(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.signal(signal.SIGKILL)
-            self.process.proc.wait()
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.signal(signal.SIGKILL)
+                self.process.proc.wait()
+            self.process.stop()  # closes the log; the process is gone already
 
     def stop(self, timeout=20.0):
         """SIGTERM, wait; returns the exit code (SIGKILL after `timeout`,

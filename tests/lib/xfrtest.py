@@ -56,7 +56,7 @@ def wait_tcp(port, host=LOOPBACK, timeout=20.0, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(f"process exited with {proc.poll()} before listening on {port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
