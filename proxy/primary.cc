@@ -112,8 +112,12 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
     if (req.tsig->error == Rcode::kFormErr) return Error(req, Rcode::kFormErr);
     if (!req.tsig->ok()) {
       stats_.notauth.Add();
-      LogInfo("TSIG {} from {} for {}: {}", TsigErrorName(req.tsig->error),
-              req.ctx.peer.ToString(), m.questions[0].qname.ToText(), req.tsig->detail);
+      // A NOTIFY that fails TSIG is a refused NOTIFY too.
+      bool notify = m.header.opcode == Opcode::kNotify;
+      if (notify) stats_.notify_refused.Add();
+      LogInfo("TSIG {} from {} for {}{}: {}", TsigErrorName(req.tsig->error),
+              req.ctx.peer.ToString(), notify ? "NOTIFY of " : "",
+              m.questions[0].qname.ToText(), req.tsig->detail);
       MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
       std::vector<uint8_t> out = b.Finish();
       if (!AppendTsigErrorAnswer(*req.tsig, out, req.ctx.now).ok()) return Reply::Drop();
@@ -286,11 +290,14 @@ std::optional<std::string> PrimaryResponder::TransferRefusal(const Request& req,
   // and a secondary's key must not open the zone to the whole Internet.
   if (!p.allow.Contains(ip)) return "address not in allow-transfer";
   auto it = p.required_keys.find(ip);
+  const std::vector<Name>* keys = it != p.required_keys.end() ? &it->second
+                                  : p.required_keys_anywhere.empty() ? nullptr
+                                                                     : &p.required_keys_anywhere;
   // An address without a configured key may ask unsigned or signed with any
   // key that verified (RFC 8945 §5.2): signing never makes it worse.
-  if (it == p.required_keys.end()) return std::nullopt;
+  if (keys == nullptr) return std::nullopt;
   if (!req.tsig || !req.tsig->ok()) return "unsigned, and a key is configured for the address";
-  for (const Name& k : it->second) {
+  for (const Name& k : *keys) {
     if (req.tsig->key->name == k) return std::nullopt;
   }
   return fmt::format("signed with key {}, not one configured for the address",

@@ -16,6 +16,14 @@ uint32_t LiveZone::ExpireRemaining(const ServedZone& z, absl::Time now) const {
   return elapsed >= expire ? 0 : expire - static_cast<uint32_t>(elapsed);
 }
 
+namespace {
+
+bool IsUnspecified(const IpAddress& ip) {
+  return ip == IpAddress() || ip == IpAddress::V4({0, 0, 0, 0});
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
     const Config& config, const ZoneStore* previous) {
   auto store = std::make_shared<ZoneStore>();
@@ -34,6 +42,10 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
     for (const SecondaryConfig& s : z.secondaries) {
       if (!s.key) {
         keyless.insert(s.address.ip());
+        continue;
+      }
+      if (IsUnspecified(s.address.ip())) {
+        policy.required_keys_anywhere.push_back(*s.key);
         continue;
       }
       policy.required_keys[s.address.ip()].push_back(*s.key);

@@ -36,6 +36,10 @@ namespace xfr {
 struct TransferPolicy {
   CidrSet allow;
   absl::flat_hash_map<IpAddress, std::vector<Name>> required_keys;
+  // Keys of secondaries at the unspecified address (:: or 0.0.0.0, "any
+  // address"): every allowed address without keys of its own must sign
+  // with one of them.
+  std::vector<Name> required_keys_anywhere;
 };
 
 // Who may NOTIFY a zone that follows a primary (RFC 1996 §3.10): sources in

@@ -87,13 +87,11 @@ absl::Status SyntheticPrimary::BuildConfig() {
     if (!alg.empty() && alg.back() == '.') alg.pop_back();
     config_.keys.push_back(
         TsigKeyConfig{k.name, alg, std::string(k.secret.begin(), k.secret.end())});
-    // ZoneStore learns which keys may transfer from the zone's secondaries:
-    // one that is never notified carries the key, so the key is accepted
-    // whoever holds it and nobody transfers without it.
+    // A secondary at the unspecified address that is never notified
+    // carries the key: every address must sign with it.
     z.secondaries.push_back(SecondaryConfig{SocketAddress(), k.name, /*notify=*/false});
-  } else {
-    for (const char* any : {"0.0.0.0/0", "::/0"}) z.allow_transfer.Add(*Cidr::Parse(any));
   }
+  for (const char* any : {"0.0.0.0/0", "::/0"}) z.allow_transfer.Add(*Cidr::Parse(any));
   z.allow_transfer_explicit = true;
   for (const SocketAddress& a : options_.notify) {
     std::optional<Name> key;

@@ -199,10 +199,11 @@ class RealSecondariesTest(unittest.TestCase):
         pkey = ProxyKey(cls.key.name, cls.key.algorithm, cls.key.secret)
         cls.proxy_zone = ProxyZone(ZONE, text=zone_version(ZONE, 0, RECORDS),
                                    allow_transfer=["127.0.0.0/8"])
-        # Only the key opens the signed zone: allow-transfer is empty, and
-        # every secondary on 127.0.0.1 must sign with it.
+        # Only the key opens the signed zone: allow-transfer defaults to the
+        # secondaries' address, 127.0.0.1, and every request from there must
+        # sign with the key.
         cls.proxy_signed = ProxyZone(
-            SIGNED, text=zone_version(SIGNED, 0, SIGNED_RECORDS), allow_transfer=[],
+            SIGNED, text=zone_version(SIGNED, 0, SIGNED_RECORDS),
             secondaries=[{"address": f"127.0.0.1:{s.port}", "key": cls.key.bare_name,
                           "notify": False} for s in cls.secondaries.values()])
         cls.proxy = None

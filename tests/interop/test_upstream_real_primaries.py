@@ -251,7 +251,6 @@ class RealPrimariesTest(unittest.TestCase):
         second_port = xfrtest.free_port()
         proxy = self.servers.start(UpstreamProxy(
             [{"name": ZONE, "primaries": [f"127.0.0.1:{knot.port}"], "primary_key": key_a.bare_name,
-              "allow_transfer": [],
               "secondaries": [{"address": f"127.0.0.1:{second_port}", "key": key_b.bare_name,
                                "notify": False}]}],
             keys=[ProxyKey(k.bare_name, k.algorithm, k.secret) for k in (key_a, key_b)],

@@ -425,7 +425,7 @@ TEST_F(MetricsTest, PeerGaugesCountInSyncPeersPerZoneWithSecondaries) {
   two.address = PeerAddress::V4({198, 51, 100, 8}, 53);
   store_->Find(N("example.com."))
       ->SetPeers(std::make_shared<PeerTable>(std::vector<PeerState>{one, two}, kNow));
-  PeerSource peers = [](const LiveZone& z) {
+  PeerSource peers = [](const LiveZone&) {
     std::vector<PeerReport> out(2);
     out[0].state = "in-sync";
     out[1].state = "lagging";

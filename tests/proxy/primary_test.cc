@@ -739,6 +739,24 @@ zones:
       EXPECT_NE(log.find(c.refusal), std::string::npos) << log;
     }
   }
+  // Signed with a key we do not know: NOTAUTH with BADKEY (RFC 8945 §5.2),
+  // and counted as a refused NOTIFY like the others.
+  notified.clear();
+  uint64_t refused0 = stats_.notify_refused.Get();
+  Query q;
+  q.qname = "keyed.example.";
+  q.opcode = Opcode::kNotify;
+  ::testing::internal::CaptureStderr();
+  Reply r = SendSigned(Key("stranger-key", kSecret), q, "192.0.2.5").reply;
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(r.kind, Reply::Kind::kMessage);
+  std::vector<Message> ms = ParseAll({r.message});
+  ASSERT_EQ(ms.size(), 1u);
+  EXPECT_EQ(ms[0].rcode(), Rcode::kNotAuth);
+  EXPECT_TRUE(notified.empty());
+  EXPECT_EQ(stats_.notify_refused.Get(), refused0 + 1);
+  EXPECT_NE(log.find("BADKEY from 192.0.2.5:53 for NOTIFY of keyed.example."), std::string::npos)
+      << log;
 }
 
 TEST_F(PrimaryTsigTest, SignedSoaAnswerIsSigned) {
