@@ -5,13 +5,6 @@
 // I/O-free XfrIngest), feeds their results back, builds and publishes the
 // versions the machine accepts, and keeps the zone's health where /healthz
 // and the metrics read it.
-//
-// Lifetimes: an exchange is owned by the ExchangePool, which outlives every
-// zone. A zone holds a plain pointer to each exchange it waits on until the
-// exchange reports or the zone abandons it; the pool frees an exchange once
-// it has reported or been abandoned AND every ring operation it started has
-// completed, so a late completion never reaches freed memory or a zone
-// that gave up on it.
 #pragma once
 
 #include <deque>
@@ -23,37 +16,15 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "core/tsig_key.h"
-#include "core/xfr_ingest.h"
 #include "fanout/refresh_machine.h"
 #include "fanout/served_zone.h"
 #include "proxy/config.h"
 #include "proxy/event_loop.h"
 #include "proxy/stats.h"
+#include "proxy/upstream_exchange.h"
 #include "proxy/zone_store.h"
 
 namespace xfr {
-
-class UpstreamExchange;
-
-// Owns every exchange with a primary on one loop.
-class ExchangePool {
- public:
-  explicit ExchangePool(EventLoop& loop);
-  ~ExchangePool();
-  ExchangePool(const ExchangePool&) = delete;
-  ExchangePool& operator=(const ExchangePool&) = delete;
-
-  EventLoop& loop() { return loop_; }
-  UpstreamExchange* Add(std::unique_ptr<UpstreamExchange> x);
-  // Frees `x` soon if it is finished (reported or abandoned, nothing in
-  // flight). Never frees it inside its own completion handler.
-  void MaybeReap(UpstreamExchange* x);
-  size_t size() const { return live_.size(); }
-
- private:
-  EventLoop& loop_;
-  absl::flat_hash_map<UpstreamExchange*, std::unique_ptr<UpstreamExchange>> live_;
-};
 
 // Where a zone's upstream side reports, besides LiveZone.
 struct UpstreamHooks {
