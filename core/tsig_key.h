@@ -47,6 +47,12 @@ struct TsigKey {
   Name name;
   TsigAlgorithm algorithm = TsigAlgorithm::kHmacSha256;
   std::vector<uint8_t> secret;
+
+  // The same key byte for byte (name spelling included), so a reload can
+  // tell whether anything signed with it must be redone.
+  friend bool operator==(const TsigKey& a, const TsigKey& b) {
+    return a.name.Identical(b.name) && a.algorithm == b.algorithm && a.secret == b.secret;
+  }
 };
 
 // Builds a key from configuration strings. The name may omit its trailing

@@ -47,6 +47,31 @@ PeerTable::PeerTable(std::vector<PeerState> peers, absl::Time epoch)
     by_ip_[states_[i].address.ip].push_back(static_cast<uint32_t>(i));
     by_address_[states_[i].address].push_back(static_cast<uint32_t>(i));
   }
+  for (const auto& [ip, at_ip] : by_ip_) {
+    if (at_ip.size() < 2) continue;
+    for (uint32_t i : at_ip) states_[i].shared_address = true;
+  }
+}
+
+void PeerTable::Inherit(const PeerTable& old) {
+  for (size_t i = 0; i < states_.size(); ++i) {
+    const absl::InlinedVector<uint32_t, 1>* from = old.FindExact(states_[i].address);
+    if (from == nullptr) continue;
+    uint32_t j = from->front();
+    PeerState& p = states_[i];
+    PeerState keep = p;  // what the new configuration says
+    p = old.states_[j];
+    p.address = keep.address;
+    p.notify = keep.notify;
+    p.keyed = keep.keyed;
+    p.shared_address = keep.shared_address;
+    // A report the old table had not collected yet.
+    uint64_t v = old.slots_[j].load(std::memory_order_relaxed);
+    if (v != 0 && v != old.seen_[j]) {
+      p.held = Serial(static_cast<uint32_t>(v >> 32));
+      p.held_at = old.epoch_ + absl::Seconds(static_cast<int64_t>(v & 0xffffffffu) - 1);
+    }
+  }
 }
 
 void PeerTable::ReportHeldSerial(const std::array<uint8_t, 16>& ip,
@@ -80,7 +105,11 @@ void PeerTable::Collect(std::optional<Serial> current, absl::Time now) {
           now, epoch_ + absl::Seconds(static_cast<int64_t>(v & 0xffffffffu) - 1));
     }
     if (current && p.held && *p.held == *current) {
-      if (!p.converged_at) p.converged_at = p.held_at;
+      if (!p.converged_at) {
+        p.converged_at = p.held_at;
+        // It has the data: an earlier give-up or failed check is history.
+        p.last_error.clear();
+      }
     } else {
       p.converged_at.reset();
     }

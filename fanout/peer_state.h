@@ -60,6 +60,10 @@ struct PeerState {
   PeerAddress address;
   bool notify = true;  // config: false means "never notified"
   bool keyed = false;  // NOTIFY is signed with the peer's TSIG key
+  // Another configured peer has the same IP address (another port). A
+  // transfer names only the address, so it is credited to all of them;
+  // verify-peers checks each at its own port (fanout/peer_verify.h).
+  bool shared_address = false;
 
   // The serial of the latest NOTIFY started for this peer, and when.
   std::optional<Serial> last_notified;
@@ -76,7 +80,8 @@ struct PeerState {
   // unanswered (fanout/peer_verify.h).
   bool verify_failed = false;
   // What went wrong last, in words (DescribeAnswer(), a give-up, a failed
-  // check); cleared by a good answer.
+  // check); cleared by a good answer and when the peer is seen holding the
+  // served serial.
   std::string last_error;
 
   // The serial the peer was last seen to hold, and when it was seen.
@@ -151,6 +156,12 @@ class PeerTable {
   // Folds the serving threads' reports into the states and updates
   // converged_at against `current`, the serial being served.
   void Collect(std::optional<Serial> current, absl::Time now);
+
+  // After a reload that changed the list of peers: each peer also in `old`
+  // (same address and port) keeps what was learnt about it there, reports
+  // not yet collected included; the others start unknown. Call before the
+  // table is shared with the serving threads.
+  void Inherit(const PeerTable& old);
 
  private:
   // slot = serial << 32 | (seconds since epoch_ + 1); 0 means no report.

@@ -73,7 +73,9 @@ std::vector<OutgoingQuery> PeerVerifier::Due(absl::Time now) {
     }
     PeerState& st = table_->at(i);
     if (c.phase == Check::Phase::kWaiting) {
-      if (st.held && (*st.held == *serial_ || *st.held > *serial_)) {
+      // A peer sharing its address with another may have been credited
+      // with the other's transfer: only its own answer tells.
+      if (!st.shared_address && st.held && (*st.held == *serial_ || *st.held > *serial_)) {
         c.phase = Check::Phase::kIdle;
         continue;
       }

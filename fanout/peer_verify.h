@@ -6,7 +6,8 @@
 // After Start(serial), each notified peer is looked at once the NOTIFY had
 // its chance: `grace` after the peer answered it, or when its retries ran
 // out unanswered. A peer seen holding the serial by then (its IXFR request,
-// a finished transfer: PeerTable::ReportHeldSerial) is left alone; any
+// a finished transfer: PeerTable::ReportHeldSerial) is left alone, unless
+// another peer shares its IP address and the report may be the other's; any
 // other gets a SOA query (RFC 1034 §4.3.5: how a secondary's refresh asks,
 // so every secondary answers it), signed with the peer's key when it has
 // one. The serial in the answer is recorded as the one the peer holds: a

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_join.h"
+#include "core/tsig.h"
 #include "fmt/format.h"
 
 namespace xfr {
@@ -36,10 +37,18 @@ namespace {
 
 std::string Describe(const ExchangeFailure& f) {
   std::string s(ExchangeErrorName(f.error));
-  if (f.rcode) s = f.error == ExchangeError::kTsig ? fmt::format("TSIG {}", f.rcode->ToString())
-                                                   : f.rcode->ToString();
+  // TSIG errors share numbers with RCODEs (16 is BADSIG, not BADVERS).
+  if (f.rcode) {
+    s = f.error == ExchangeError::kTsig ? fmt::format("TSIG {}", TsigErrorName(*f.rcode))
+                                        : f.rcode->ToString();
+  }
   if (!f.detail.empty()) s += ": " + f.detail;
   return s;
+}
+
+// "1m40s": whole seconds are what a log reader wants.
+std::string Whole(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Seconds(1)));
 }
 
 RefreshAction Act(RefreshAction::Kind kind) {
@@ -347,8 +356,19 @@ std::vector<RefreshAction> RefreshMachine::OnPublishFailed(uint64_t id, const st
 void RefreshMachine::Succeed(std::optional<uint32_t> expire_option, absl::Time now, Actions& out) {
   phase_ = Phase::kIdle;
   last_success_ = now;
+  std::string ended;
+  if (failures_ > 0) {
+    ended = fmt::format("refresh works again after {} failed check{} over {}", failures_,
+                        failures_ == 1 ? "" : "s",
+                        Whole(now - *failing_since_));
+  }
+  if (expired_ || degraded_) {
+    std::string_view was = expired_ ? "no longer expired" : "no longer degraded";
+    ended = ended.empty() ? std::string(was) : fmt::format("{}; {}", was, ended);
+  }
   failing_since_.reset();
   failures_ = 0;
+  degraded_ = false;
   uint32_t expire = have_.timers.expire;
   // RFC 7314 §4: a primary that is itself a secondary tells us how long its
   // data stays valid; never hold the zone longer than that.
@@ -359,10 +379,11 @@ void RefreshMachine::Succeed(std::optional<uint32_t> expire_option, absl::Time n
   a.expire_seconds = expire;
   a.serial = have_.serial;
   out.push_back(std::move(a));
-  if (expired_) {
-    expired_ = false;
+  expired_ = false;
+  if (!ended.empty()) {
     RefreshAction r = Act(RefreshAction::kRecovered);
     r.at = now;
+    r.detail = std::move(ended);
     out.push_back(std::move(r));
     std::swap(out[out.size() - 1], out[out.size() - 2]);  // kRefreshed stays last
   }
@@ -382,6 +403,7 @@ void RefreshMachine::Fail(std::string why, absl::Time now, Actions& out) {
   a.detail = std::move(why);
   out.push_back(std::move(a));
   CheckExpiry(now, out);
+  CheckDegraded(now, out);
   EndCheck(now, out);
 }
 
@@ -466,11 +488,28 @@ void RefreshMachine::CheckExpiry(absl::Time now, Actions& out) {
   out.push_back(std::move(a));
 }
 
+void RefreshMachine::CheckDegraded(absl::Time now, Actions& out) {
+  // Expired says more than degraded; a zone without data is neither.
+  if (degraded_ || expired_ || !failing_since_ || !have_.serial) return;
+  absl::Duration refresh = Timer(&RefreshTimers::refresh);
+  if (now < *failing_since_ + refresh) return;
+  degraded_ = true;
+  RefreshAction a = Act(RefreshAction::kDegraded);
+  a.at = now;
+  a.detail = fmt::format("refresh has failed for {}, longer than REFRESH ({}), {} failed check{} "
+                         "in a row; last: {}",
+                         Whole(now - *failing_since_),
+                         absl::FormatDuration(refresh), failures_, failures_ == 1 ? "" : "s",
+                         last_error_);
+  out.push_back(std::move(a));
+}
+
 std::vector<RefreshAction> RefreshMachine::Tick(absl::Time now) {
   Actions out;
   if (phase_ == Phase::kSoaCheck && now >= grace_until_) Decide(now, out);
   if (phase_ == Phase::kIdle && now >= next_check_) BeginCheck(now, out);
   CheckExpiry(now, out);
+  CheckDegraded(now, out);
   return out;
 }
 
@@ -480,6 +519,9 @@ absl::Time RefreshMachine::NextWake() const {
   if (phase_ == Phase::kSoaCheck) t = std::min(t, grace_until_);
   if (!expired_ && have_.serial && have_.expires_at != absl::InfinitePast()) {
     t = std::min(t, have_.expires_at);
+  }
+  if (!degraded_ && !expired_ && have_.serial && failing_since_) {
+    t = std::min(t, *failing_since_ + Timer(&RefreshTimers::refresh));
   }
   return t;
 }

@@ -139,7 +139,10 @@ struct RefreshAction {
     kFailed,       // the refresh failed: `detail` is the real reason;
                    // the next check is at `at`
     kExpired,      // EXPIRE passed without contact (RFC 1035 §3.3.13)
-    kRecovered,    // a good contact after expiry
+    kDegraded,     // refresh has failed for longer than REFRESH: `detail`
+                   // says how long and why
+    kRecovered,    // a good contact after failures, degradation or expiry;
+                   // `detail` says what it ends
   };
   Kind kind;
   uint64_t id = 0;
@@ -212,6 +215,7 @@ class RefreshMachine {
   void EndCheck(absl::Time now, Actions& out);
   void AbandonAll(Actions& out);
   void CheckExpiry(absl::Time now, Actions& out);
+  void CheckDegraded(absl::Time now, Actions& out);
   bool WantsIxfr(size_t primary) const;
   absl::Duration Timer(uint32_t RefreshTimers::*field) const;
   int FindSoa(uint64_t id) const;
@@ -247,6 +251,7 @@ class RefreshMachine {
   std::string last_error_;
   uint64_t failures_ = 0;
   bool expired_ = false;
+  bool degraded_ = false;  // kDegraded was said for the current failing run
 };
 
 }  // namespace xfr

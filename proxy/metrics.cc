@@ -384,12 +384,13 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
         const PeerReport& p = list[i];
         out += fmt::format(
             "{}{{\"address\":{},\"state\":{},\"serial\":{},\"seconds_behind\":{},"
-            "\"last_notify\":{},\"last_seen\":{},\"last_error\":{}}}",
+            "\"last_notify\":{},\"last_seen\":{},\"last_error\":{},\"shared_address\":{}}}",
             i ? "," : "", JsonString(p.address), JsonString(p.state),
             p.serial ? fmt::format("{}", p.serial->value()) : std::string("null"),
             p.seconds_behind,
             opt_time(p.last_notify), opt_time(p.last_seen),
-            p.last_error.empty() ? std::string("null") : JsonString(p.last_error));
+            p.last_error.empty() ? std::string("null") : JsonString(p.last_error),
+            p.shared_address);
       }
     }
     out += "]}";

@@ -60,6 +60,9 @@ struct PeerReport {
   std::optional<absl::Time> last_notify;  // last NOTIFY sent to it
   std::optional<absl::Time> last_seen;    // last query or NOTIFY answer from it
   std::string last_error;              // empty when none
+  // Another secondary of the zone has the same IP address: transfers from
+  // that address are credited to both (fanout/peer_state.h).
+  bool shared_address = false;
 };
 // PeerSource is called on the HTTP thread; it must be safe to call
 // concurrently with the zone's owner (read atomics or a snapshot).

@@ -27,13 +27,7 @@ bool SamePeers(const std::vector<NotifyPeer>& a,
                const std::vector<NotifyPeer>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!(a[i].address == b[i].address) || a[i].notify != b[i].notify ||
-        a[i].key.has_value() != b[i].key.has_value()) {
-      return false;
-    }
-    if (a[i].key && (!a[i].key->name.Identical(b[i].key->name) ||
-                     a[i].key->algorithm != b[i].key->algorithm ||
-                     a[i].key->secret != b[i].key->secret)) {
+    if (!(a[i].address == b[i].address) || a[i].notify != b[i].notify || a[i].key != b[i].key) {
       return false;
     }
   }
@@ -200,6 +194,8 @@ void NotifySender::Configure(const Config& config) {
       z.peers = peers;
       z.fanout = std::make_unique<NotifyFanout>(
           zc.name, std::move(peers), options_, [this] { return RandomId(); }, loop_.Now());
+      // Secondaries kept across the reload keep their state on /peers.
+      if (old != zones_.end()) z.fanout->peers()->Inherit(*old->second.fanout->peers());
     }
     auto source = [&](bool v6) {
       return config.SourceFor(zc, SourceKind::kNotify, v6).value_or(Wildcard(v6));

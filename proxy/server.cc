@@ -398,6 +398,7 @@ std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
         r.last_seen = p.answered_at;
       }
       r.last_error = p.last_error;
+      r.shared_address = p.shared_address;
       out.push_back(std::move(r));
     }
     done->set_value(std::move(out));

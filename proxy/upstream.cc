@@ -83,6 +83,10 @@ void UpstreamZone::RefreshNow() { Execute(machine_.OnRefreshNow(loop_.Now())); }
 void UpstreamZone::Reconfigure(ZoneConfig config, std::optional<TsigKey> key,
                                LimitsConfig limits, std::optional<IpAddress> transfer_source_v4,
                                std::optional<IpAddress> transfer_source_v6) {
+  // A new key or source address may be what the primary was refusing:
+  // try it at once rather than at the next RETRY.
+  bool ask_again = key_ != key || source_v4_ != transfer_source_v4 ||
+                   source_v6_ != transfer_source_v6;
   config_ = std::move(config);
   key_ = std::move(key);
   limits_ = limits;
@@ -90,7 +94,11 @@ void UpstreamZone::Reconfigure(ZoneConfig config, std::optional<TsigKey> key,
   source_v6_ = std::move(transfer_source_v6);
   // A new version may have been published from disk or by a policy change.
   machine_.SetSnapshot(Snapshot());
-  Execute(machine_.Reconfigure(ToPeers(config_.primaries), loop_.Now()));
+  std::vector<RefreshAction> actions =
+      machine_.Reconfigure(ToPeers(config_.primaries), loop_.Now());
+  // Reconfigure() checks at once when the list changed; otherwise ask.
+  if (actions.empty() && ask_again) actions = machine_.OnRefreshNow(loop_.Now());
+  Execute(std::move(actions));
 }
 
 RefreshHealth UpstreamZone::Health() const { return machine_.Health(loop_.Now()); }
@@ -164,8 +172,11 @@ void UpstreamZone::Do(const RefreshAction& a) {
       LogError("zone {}: EXPIRED ({}); answering SERVFAIL until a primary answers", Name(),
                a.detail);
       return;
+    case RefreshAction::kDegraded:
+      LogWarning("zone {}: DEGRADED: {}", Name(), a.detail);
+      return;
     case RefreshAction::kRecovered:
-      LogInfo("zone {}: no longer expired", Name());
+      LogInfo("zone {}: {}", Name(), a.detail);
       return;
   }
 }
@@ -292,10 +303,13 @@ void UpstreamZone::Publish(const RefreshAction& a) {
   e->Publish(served);
   stats_.upstream_transfers.Add();
   (r.kind == IngestResult::kIncremental ? stats_.upstream_ixfr : stats_.upstream_axfr).Add();
-  LogInfo("zone {}: serial {} -> {} by {} from {} ({} records, {} messages)", Name(),
-          cur ? cur->serial().ToString() : std::string("none"), next->serial().ToString(),
+  // Received counts what came over the wire (an AXFR's closing SOA, an
+  // IXFR's deletions); served is the zone now served, rewritten if proxied.
+  LogInfo("zone {}: serial {} -> {} by {} from {} ({} records received in {} messages, {} "
+          "served)",
+          Name(), cur ? cur->serial().ToString() : std::string("none"), next->serial().ToString(),
           r.kind == IngestResult::kIncremental ? "IXFR" : "AXFR", from.ToString(), r.records,
-          r.messages);
+          r.messages, served->version->size());
   deferred_.push_back([this, id] { return machine_.OnPublished(id, Snapshot(), loop_.Now()); });
   if (hooks_.published) hooks_.published(served, diff);
 }

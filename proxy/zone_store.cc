@@ -1,6 +1,8 @@
 #include "proxy/zone_store.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "fmt/ranges.h"
 #include "fmt/format.h"
 #include "proxy/log.h"
 
@@ -20,6 +22,23 @@ namespace {
 
 bool IsUnspecified(const IpAddress& ip) {
   return ip == IpAddress() || ip == IpAddress::V4({0, 0, 0, 0});
+}
+
+// Transfers come from ephemeral ports, so the serving side knows a
+// secondary by its IP address alone; say so when that cannot tell two apart.
+void WarnSharedAddresses(const ZoneConfig& z) {
+  absl::flat_hash_map<IpAddress, std::vector<std::string>> by_ip;
+  for (const SecondaryConfig& s : z.secondaries) {
+    by_ip[s.address.ip()].push_back(s.address.ToString());
+  }
+  for (const auto& [ip, names] : by_ip) {
+    if (names.size() < 2) continue;
+    LogWarning("zone {}: secondaries {} share one IP address: a transfer is credited to each "
+               "of them on /peers{}",
+               z.name.ToText(), fmt::join(names, ", "),
+               z.verify_peers ? "; verify-peers checks each at its own port"
+                              : " (verify-peers would check each at its own port)");
+  }
 }
 
 }  // namespace
@@ -58,6 +77,7 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
       }
     }
     for (const IpAddress& ip : keyless) policy.required_keys.erase(ip);
+    WarnSharedAddresses(z);
     NotifyPolicy notify;
     notify.follows_primary = !z.has_file();
     notify.allow = z.notify_from;

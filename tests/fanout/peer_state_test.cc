@@ -76,6 +76,71 @@ TEST(PeerTableTest, ConvergedAtIsWhenThePeerWasFirstSeenOnTheServedSerial) {
   EXPECT_TRUE(t.at(0).converged_at.has_value());
 }
 
+TEST(PeerTableTest, PeersSharingAnAddressAreMarked) {
+  PeerAddress a = PeerAddress::V4({192, 0, 2, 1}, 53);
+  PeerAddress a2 = PeerAddress::V4({192, 0, 2, 1}, 5353);
+  PeerAddress b = PeerAddress::V4({192, 0, 2, 2}, 53);
+  PeerTable t({Peer(a), Peer(a2), Peer(b)}, kT0);
+  EXPECT_TRUE(t.at(0).shared_address);
+  EXPECT_TRUE(t.at(1).shared_address);
+  EXPECT_FALSE(t.at(2).shared_address);
+}
+
+TEST(PeerTableTest, ConvergingClearsTheLastError) {
+  PeerAddress a = PeerAddress::V4({192, 0, 2, 1}, 53);
+  PeerTable t({Peer(a)}, kT0);
+  t.at(0).last_error = "did not answer after 5 tries";
+  // Seen on an older serial: the error still stands.
+  t.ReportHeldSerial(a.ip, Serial(5), kT0 + absl::Seconds(1));
+  t.Collect(Serial(6), kT0 + absl::Seconds(2));
+  EXPECT_EQ(t.at(0).last_error, "did not answer after 5 tries");
+  t.ReportHeldSerial(a.ip, Serial(6), kT0 + absl::Seconds(3));
+  t.Collect(Serial(6), kT0 + absl::Seconds(4));
+  EXPECT_EQ(t.at(0).last_error, "");
+  // An error found while in sync (a later NOTIFY refused) is kept.
+  t.at(0).last_error = "NOTIFY answered REFUSED";
+  t.Collect(Serial(6), kT0 + absl::Seconds(5));
+  EXPECT_EQ(t.at(0).last_error, "NOTIFY answered REFUSED");
+}
+
+TEST(PeerTableTest, InheritKeepsWhatWasLearntOfPeersStillConfigured) {
+  PeerAddress a = PeerAddress::V4({192, 0, 2, 1}, 53);
+  PeerAddress b = PeerAddress::V4({192, 0, 2, 2}, 53);
+  PeerAddress c = PeerAddress::V4({192, 0, 2, 3}, 53);
+  PeerTable old({Peer(a), Peer(b)}, kT0);
+  old.ReportHeldSerial(a.ip, Serial(6), kT0 + absl::Seconds(10));
+  old.Collect(Serial(6), kT0 + absl::Seconds(11));
+  old.at(0).last_notified = Serial(6);
+  old.at(0).answers_ok = 3;
+  // Reported but not collected yet when the reload comes.
+  old.ReportHeldSerial(b.ip, Serial(5), kT0 + absl::Seconds(12));
+
+  // b moves to a new port, c is new; a stays, its key added.
+  PeerAddress b2 = PeerAddress::V4({192, 0, 2, 2}, 5300);
+  std::vector<PeerState> next = {Peer(c), Peer(a), Peer(b2)};
+  next[1].keyed = true;
+  PeerTable t(std::move(next), kT0 + absl::Seconds(20));
+  t.Inherit(old);
+  EXPECT_FALSE(t.at(0).held.has_value());
+  EXPECT_EQ(t.at(1).held, Serial(6));
+  EXPECT_EQ(t.at(1).held_at, kT0 + absl::Seconds(10));
+  EXPECT_EQ(t.at(1).last_notified, Serial(6));
+  EXPECT_EQ(t.at(1).answers_ok, 3u);
+  EXPECT_TRUE(t.at(1).keyed);  // the configuration is the new one
+  EXPECT_EQ(t.at(1).address, a);
+  EXPECT_FALSE(t.at(2).held.has_value());  // another port is another peer
+  // An inherited report is not lost at the next Collect.
+  t.Collect(Serial(6), kT0 + absl::Seconds(21));
+  EXPECT_EQ(t.at(1).held, Serial(6));
+  ASSERT_TRUE(t.at(1).converged_at.has_value());
+
+  // The uncollected report of a peer kept at the same address survives too.
+  PeerTable again({Peer(b)}, kT0 + absl::Seconds(30));
+  again.Inherit(old);
+  EXPECT_EQ(again.at(0).held, Serial(5));
+  EXPECT_EQ(again.at(0).held_at, kT0 + absl::Seconds(12));
+}
+
 TEST(PeerTableTest, ConcurrentReportersLeaveOneWholeReportPerPeer) {
   std::vector<PeerState> peers;
   for (int i = 0; i < 64; ++i) {

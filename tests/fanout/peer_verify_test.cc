@@ -112,6 +112,39 @@ TEST(PeerVerifierTest, OnlyPeersThatDidNotComeAreQueriedAfterTheGrace) {
   EXPECT_FALSE(m->tsig.has_value());
 }
 
+TEST(PeerVerifierTest, PeersSharingAnAddressAreQueriedEvenWhenCredited) {
+  // Two secondaries on one host: a transfer from that host is credited to
+  // both, so each is asked at its own port.
+  std::vector<PeerState> states(3);
+  states[0].address = PeerAddress::V4({192, 0, 2, 1}, 53);
+  states[1].address = PeerAddress::V4({192, 0, 2, 1}, 5300);
+  states[2].address = Addr(2);
+  auto table = std::make_shared<PeerTable>(std::move(states), kT0);
+  VerifyOptions o;
+  o.grace = kGrace;
+  auto next = std::make_shared<uint16_t>(500);
+  PeerVerifier v(N("example.com."), {std::nullopt, std::nullopt, std::nullopt}, table, o,
+                 [next] { return (*next)++; });
+  for (size_t i = 0; i < 3; ++i) {
+    Notified(table->at(i), kT0);
+    Answered(table->at(i), kT0);
+  }
+  v.Start(Serial(7), kT0);
+  table->ReportHeldSerial(table->at(0).address.ip, Serial(7), kT0 + absl::Seconds(1));
+  table->ReportHeldSerial(Addr(2).ip, Serial(7), kT0 + absl::Seconds(1));
+  std::vector<OutgoingQuery> q = v.Due(kT0 + kGrace);
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].to, PeerAddress::V4({192, 0, 2, 1}, 53));
+  EXPECT_EQ(q[1].to, PeerAddress::V4({192, 0, 2, 1}, 5300));
+  // The one on port 5300 still has serial 6: its own answer says so.
+  auto reply = SoaAnswer(q[1].bytes, 6);
+  auto m = ParseMessage(B(reply));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(v.OnReply(q[1].to, B(reply), *m, kT0 + kGrace), VerifyReply::kAccepted);
+  EXPECT_EQ(table->at(1).held, Serial(6));
+  EXPECT_EQ(table->at(0).held, Serial(7));
+}
+
 TEST(PeerVerifierTest, TheAnswersSerialIsRecordedAsHeld) {
   Fixture f = Make(2);
   PeerTable& t = *f.table;

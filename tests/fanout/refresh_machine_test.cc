@@ -8,8 +8,8 @@
 //                                    SOA timers REFRESH 100 RETRY 10 EXPIRE 1000
 //   notify [S]  ahead S  refresh     NOTIFY, a client ahead of us, ctl refresh
 //   soa P S [expire=N]               the SOA query in flight to P answers S
-//   soafail P KIND                   it fails (timeout, network, tsig, cannot,
-//                                    rcode:NAME)
+//   soafail P KIND                   it fails (timeout, network, tsig (BADKEY),
+//                                    badsig, cannot, rcode:NAME)
 //   stale P S                        an answer to P's previous, abandoned query
 //   ixfr S | axfr S | uptodate       the transfer in flight delivers
 //   xfrfail KIND                     it fails (as soafail, plus notapply, cut)
@@ -20,7 +20,7 @@
 //   health                           the health state (expect its name)
 // Actions: "SOA a", "IXFR a 12", "AXFR a 12 (why)", "ABANDON a",
 // "PUBLISH 12", "REFRESHED 1000", "RELEASE", "FAILED", "EXPIRED",
-// "RECOVERED"; joined by ", ".
+// "DEGRADED", "RECOVERED"; joined by ", ".
 #include "fanout/refresh_machine.h"
 
 #include <map>
@@ -63,6 +63,10 @@ ExchangeFailure Failure(std::string_view kind) {
   if (kind == "tsig") {
     f.error = ExchangeError::kTsig;
     f.rcode = Rcode(static_cast<uint16_t>(17));  // BADKEY
+  }
+  if (kind == "badsig") {
+    f.error = ExchangeError::kTsig;
+    f.rcode = Rcode(static_cast<uint16_t>(16));  // BADVERS as an RCODE
   }
   if (kind.starts_with("rcode:")) {
     f.error = ExchangeError::kRcode;
@@ -212,6 +216,7 @@ class Harness {
         case RefreshAction::kReleaseWaiters: out.push_back("RELEASE"); break;
         case RefreshAction::kFailed: out.push_back("FAILED"); break;
         case RefreshAction::kExpired: out.push_back("EXPIRED"); break;
+        case RefreshAction::kDegraded: out.push_back("DEGRADED"); break;
         case RefreshAction::kRecovered: out.push_back("RECOVERED"); break;
       }
     }
@@ -337,7 +342,7 @@ const Scenario kScenarios[] = {
       {"soa a 11", "IXFR a 11"},
       {"xfrfail cut", "AXFR a 11 (fallback)"},
       {"axfr 11", "PUBLISH 11"},
-      {"published 11", "REFRESHED 1000"},
+      {"published 11", "RECOVERED, REFRESHED 1000"},
       {"notify 12", "SOA a"},
       {"soa a 12", "IXFR a 12"}}},
     {"FailedAxfrFallbackMovesOn", "ab",
@@ -426,10 +431,40 @@ const Scenario kScenarios[] = {
       {"health", "ok"},
       {"wait 10", "SOA a"},
       {"soafail a timeout", "FAILED"},
-      {"wait 95", "SOA a"},
+      // The retry at 20 s, then REFRESH (100 s) after the first failure.
+      {"wait 95", "SOA a, DEGRADED"},
       {"health", "degraded"},
-      {"soa a 10", "REFRESHED 1000"},
+      {"soa a 10", "RECOVERED, REFRESHED 1000"},
       {"health", "ok"}}},
+    {"DegradedIsSaidOncePerFailingRun", "a",
+     {{"start 10", "SOA a"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 100", "SOA a, DEGRADED"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 10", "SOA a"},
+      {"soafail a network", "FAILED"},
+      {"health", "degraded"},
+      {"wait 10", "SOA a"},
+      {"soa a 10", "RECOVERED, REFRESHED 1000"},
+      // A new failing run is degraded again only after a REFRESH of it.
+      {"wait 100", "SOA a"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 99", "SOA a"},
+      {"wait 1", "DEGRADED"}}},
+    {"RecoveryAfterAFailureIsSaid", "a",
+     {{"start 10", "SOA a"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 10", "SOA a"},
+      {"soa a 10", "RECOVERED, REFRESHED 1000"},
+      {"wait 100", "SOA a"},
+      {"soa a 10", "REFRESHED 1000"}}},
+    {"ExpiredIsNotAlsoDegraded", "a",
+     {{"start 10 expires=50", "SOA a"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 50", "SOA a, EXPIRED"},
+      {"soafail a timeout", "FAILED"},
+      {"wait 60", "SOA a"},
+      {"health", "expired"}}},
     {"RestoredZonePastItsExpiryIsExpiredAtStart", "a",
      {{"start 10 expires=0", "EXPIRED, SOA a"}, {"health", "expired"}}},
     {"ExpiryWithoutContact", "a",
@@ -504,6 +539,34 @@ TEST(RefreshMachine, FailureSummaryNamesEachPrimaryAndItsReason) {
   EXPECT_NE(why.find("192.0.2.2:53: timed out"), std::string::npos) << why;
   EXPECT_EQ(h.machine().Health(h.now()).last_error, why);
   EXPECT_EQ(h.machine().Health(h.now()).failures, 1u);
+}
+
+TEST(RefreshMachine, TsigErrorsAreNamedAsTsigErrors) {
+  Harness h("a");
+  h.Run("start 10");
+  h.Run("soafail a badsig");
+  ASSERT_FALSE(h.details().empty());
+  const std::string& why = h.details().back();
+  // 16 is BADSIG in the TSIG error space, BADVERS only as an RCODE.
+  EXPECT_NE(why.find("TSIG BADSIG"), std::string::npos) << why;
+  EXPECT_EQ(why.find("BADVERS"), std::string::npos) << why;
+}
+
+TEST(RefreshMachine, DegradedAndRecoveredSayHowLongAndWhy) {
+  Harness h("a");
+  h.Run("start 10");
+  h.Run("soafail a tsig");
+  ASSERT_EQ(h.Run("wait 100"), "SOA a, DEGRADED");
+  std::string degraded = h.details().back();
+  EXPECT_NE(degraded.find("failed for 1m40s"), std::string::npos) << degraded;
+  EXPECT_NE(degraded.find("REFRESH (1m40s)"), std::string::npos) << degraded;
+  EXPECT_NE(degraded.find("1 failed check in a row"), std::string::npos) << degraded;
+  EXPECT_NE(degraded.find("TSIG BADKEY"), std::string::npos) << degraded;
+  h.Run("wait 5");
+  ASSERT_EQ(h.Run("soa a 10"), "RECOVERED, REFRESHED 1000");
+  // The kRefreshed detail is empty; the last detail is the recovery.
+  std::string recovered = h.details().back();
+  EXPECT_EQ(recovered, "no longer degraded; refresh works again after 1 failed check over 1m45s");
 }
 
 TEST(RefreshMachine, FallbackSaysWhy) {

@@ -219,6 +219,33 @@ class PeerStateTest(unittest.TestCase):
         self.assertEqual(self.state(self.taker)["state"], "in-sync")
         self.assertIn(f'xfrproxy_peers_in_sync{{zone="{VERIFIED}"}} 1\n', self.get("/metrics"))
 
+    def test_reload_keeps_peers_and_flags_a_shared_address(self):
+        self.proxy.write_zone(self.plain, zone_text(PLAIN, 2))
+        self.proxy.reload()
+        self.proxy.wait_serial(PLAIN, 2)
+        wait_for(lambda: self.taker.notifies(2), 10, "a NOTIFY at the taker")
+        tcp_transfer(self.proxy.port, query(PLAIN, AXFR), source="127.0.0.2")
+        wait_for(lambda: self.state(self.taker)["state"] == "in-sync", 10, "the taker in sync")
+        self.assertFalse(self.state(self.taker)["shared_address"])
+
+        # A second secondary on the taker's host (another port) is added.
+        neighbour = Secondary("127.0.0.2", answer_notify=True)
+        self.all.append(neighbour)
+        self.plain.secondaries.append({"address": neighbour.address})
+        self.proxy.write_config()
+        mark = len(self.proxy.log())
+        self.proxy.reload()
+        self.proxy.wait_log("share one IP address", start=mark)
+        peers = wait_for(lambda: (p := self.peers()).get(neighbour.address) and p, 10,
+                         "the new secondary on /peers")
+        # The taker keeps what was learnt before the reload.
+        self.assertEqual(peers[self.taker.address]["state"], "in-sync", peers)
+        self.assertEqual(peers[self.taker.address]["serial"], 2)
+        self.assertTrue(peers[self.taker.address]["shared_address"])
+        self.assertTrue(peers[neighbour.address]["shared_address"])
+        self.assertEqual(peers[self.idle.address]["state"], "notified", peers)
+        self.assertIn(f'xfrproxy_peers{{zone="{PLAIN}"}} 4\n', self.get("/metrics"))
+
 
 if __name__ == "__main__":
     unittest.main()

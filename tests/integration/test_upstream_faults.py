@@ -399,6 +399,25 @@ class ExpireTest(ProxyCase):
                 proxy.wait_serial(ZONE, 1, timeout=20)
                 self.assertEqual(soa_rcode(proxy.port, ZONE), NOERROR)
                 self.assert_serves(proxy, primary, 1)
+                proxy.wait_log("no longer expired")
+        finally:
+            primary.stop()
+
+    def test_degraded_and_recovered_are_logged(self):
+        primary = fp.FakePrimary(ZONE)
+        primary.publish(fp.make_records(ZONE, 1, 20, refresh=2, retry=1, expire=3600))
+        primary.start()
+        try:
+            with UpstreamProxy([{"name": ZONE, "primaries": [primary_addr(primary)]}]) as proxy:
+                proxy.wait_serial(ZONE, 1)
+                primary.stop()
+                # Failing for longer than REFRESH (2 s): said once, with why.
+                proxy.wait_log(f"zone {ZONE}: DEGRADED: refresh has failed for")
+                self.assertIn("no usable SOA answer from any primary", proxy.log())
+                self.assertEqual(soa_rcode(proxy.port, ZONE), NOERROR, "degraded still serves")
+                primary.start()  # same port
+                proxy.wait_log(f"zone {ZONE}: no longer degraded; refresh works again after")
+                self.assertEqual(proxy.log().count("DEGRADED"), 1, proxy.log()[-3000:])
         finally:
             primary.stop()
 

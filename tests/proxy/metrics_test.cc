@@ -401,6 +401,7 @@ TEST_F(MetricsTest, PeersJsonCarriesPeerSourceEntriesEscaped) {
     b.state = "unreachable";
     b.seconds_behind = 42;
     b.last_error = "timed out \"twice\"\n";
+    b.shared_address = true;
     out.push_back(b);
     return out;
   };
@@ -409,10 +410,10 @@ TEST_F(MetricsTest, PeersJsonCarriesPeerSourceEntriesEscaped) {
   EXPECT_NE(json.find("\"peers\":[{\"address\":\"198.51.100.7:53\",\"state\":\"in-sync\","
                       "\"serial\":2,\"seconds_behind\":0,"
                       "\"last_notify\":\"2023-11-14T22:13:20Z\","
-                      "\"last_seen\":null,\"last_error\":null},"
+                      "\"last_seen\":null,\"last_error\":null,\"shared_address\":false},"
                       "{\"address\":\"[2001:db8::8]:53\",\"state\":\"unreachable\",\"serial\":null,"
                       "\"seconds_behind\":42,\"last_notify\":null,\"last_seen\":null,"
-                      "\"last_error\":\"timed out \\\"twice\\\"\\n\"}]"),
+                      "\"last_error\":\"timed out \\\"twice\\\"\\n\",\"shared_address\":true}]"),
             std::string::npos)
       << json;
 }
