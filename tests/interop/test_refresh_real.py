@@ -21,10 +21,6 @@ the zone's is refused and moves nothing, while one signed with the zone's
 key is accepted; with `notify-key: required` named's unsigned NOTIFY is
 refused (the zone stays where it was) and a signed one is accepted.
 
-Awaiting features (issue 10): an unsigned NOTIFY for a zone with a
-primary-key (the current binary refuses it), `notify-key`, and /peers'
-states and seconds_behind.
-
 A missing server binary fails the test (never a skip).
 """
 import os
