@@ -24,6 +24,7 @@
 #include "fanout/refresh_machine.h"
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -242,6 +243,9 @@ struct Scenario {
   std::string primaries;
   std::vector<Step> steps;
 };
+
+// ctest lists a scenario by its name, not its bytes.
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
 
 class RefreshScenario : public testing::TestWithParam<Scenario> {};
 
