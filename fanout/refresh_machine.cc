@@ -125,6 +125,44 @@ std::vector<RefreshAction> RefreshMachine::OnRefreshNow(absl::Time now) {
   return out;
 }
 
+std::vector<RefreshAction> RefreshMachine::OnRetransfer(absl::Time now) {
+  Actions out;
+  switch (phase_) {
+    case Phase::kIdle:
+      BeginRetransfer(now, out);
+      break;
+    case Phase::kSoaCheck:
+      // The AXFR answers what the check asks, and more: it replaces it.
+      AbandonAll(out);
+      phase_ = Phase::kIdle;
+      BeginRetransfer(now, out);
+      break;
+    case Phase::kTransfer:
+    case Phase::kPublishing:
+      // Data on its way is not thrown away; the AXFR follows it, unless it
+      // is already the retransfer asked for.
+      if (!forced_) retransfer_pending_ = true;
+      break;
+  }
+  return out;
+}
+
+void RefreshMachine::BeginRetransfer(absl::Time now, Actions& out) {
+  next_check_ = absl::InfiniteFuture();
+  transfer_errors_.clear();
+  target_.reset();
+  if (state_.empty()) {
+    Fail("retransfer: no primaries configured", now, out);
+    return;
+  }
+  forced_ = true;
+  // Every primary, in configuration order: no SOA answer picks them.
+  candidates_.clear();
+  for (size_t i = 0; i < state_.size(); ++i) candidates_.push_back(i);
+  next_candidate_ = 1;
+  StartTransfer(0, false, "", out);
+}
+
 void RefreshMachine::BeginCheck(absl::Time now, Actions& out) {
   if (phase_ != Phase::kIdle) {
     recheck_ = true;
@@ -260,6 +298,7 @@ void RefreshMachine::StartTransfer(size_t primary, bool ixfr, std::string why, A
   a.id = transfer_id_;
   a.primary = primary;
   a.ixfr = ixfr;
+  a.forced = forced_;
   a.serial = target_;
   a.detail = std::move(why);
   out.push_back(std::move(a));
@@ -268,10 +307,11 @@ void RefreshMachine::StartTransfer(size_t primary, bool ixfr, std::string why, A
 void RefreshMachine::NextCandidate(absl::Time now, Actions& out) {
   if (next_candidate_ < candidates_.size()) {
     size_t p = candidates_[next_candidate_++];
-    StartTransfer(p, WantsIxfr(p), "", out);
+    StartTransfer(p, !forced_ && WantsIxfr(p), "", out);
     return;
   }
-  Fail(fmt::format("no primary gave a usable transfer ({})", absl::StrJoin(transfer_errors_, "; ")),
+  Fail(fmt::format("{}no primary gave a usable transfer ({})", forced_ ? "retransfer: " : "",
+                   absl::StrJoin(transfer_errors_, "; ")),
        now, out);
 }
 
@@ -310,7 +350,10 @@ std::vector<RefreshAction> RefreshMachine::OnTransferDone(uint64_t id, const Tra
   Actions out;
   if (phase_ != Phase::kTransfer || id == 0 || id != transfer_id_) return out;
   state_[transfer_primary_].ixfr_failures = 0;
-  if (r.kind == TransferOutcome::kUpToDate || (have_.serial && !(*have_.serial < r.serial))) {
+  // A retransfer takes the same serial again (its content may differ);
+  // never an older one.
+  bool stale = have_.serial && (forced_ ? r.serial < *have_.serial : !(*have_.serial < r.serial));
+  if (r.kind == TransferOutcome::kUpToDate || stale) {
     transfer_id_ = 0;
     Succeed(r.expire_option, now, out);
     if (r.kind == TransferOutcome::kVersion) {
@@ -409,11 +452,19 @@ void RefreshMachine::Fail(std::string why, absl::Time now, Actions& out) {
 
 void RefreshMachine::EndCheck(absl::Time now, Actions& out) {
   target_.reset();
+  forced_ = false;
   if (waiters_) {
     // Whatever the check found, the requests that waited on it are
     // answered now: from the new version, or with our SOA.
     waiters_ = false;
     out.push_back(Act(RefreshAction::kReleaseWaiters));
+  }
+  if (retransfer_pending_) {
+    // Before any queued check: the AXFR answers it too, and a NOTIFY
+    // during the AXFR queues another check after it.
+    retransfer_pending_ = false;
+    BeginRetransfer(now, out);
+    return;
   }
   if (!recheck_) return;
   bool any = recheck_any_;
@@ -467,8 +518,16 @@ std::vector<RefreshAction> RefreshMachine::Reconfigure(std::vector<PeerAddress> 
     recheck_any_ = true;
     return out;
   }
+  // An operator's retransfer still wants its AXFR, from the new list.
+  bool retransfer = forced_ || retransfer_pending_;
   phase_ = Phase::kIdle;
-  BeginCheck(now, out);
+  forced_ = false;
+  retransfer_pending_ = false;
+  if (retransfer) {
+    BeginRetransfer(now, out);
+  } else {
+    BeginCheck(now, out);
+  }
   return out;
 }
 

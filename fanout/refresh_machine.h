@@ -24,6 +24,16 @@
 // one more after the check in flight: any burst costs at most one check in
 // flight and one queued (RFC 1996 §4.7).
 //
+// A retransfer (`xfrproxy ctl retransfer`, like `rndc retransfer` and
+// `knotc zone-retransfer`) skips the SOA check: an AXFR from the first
+// primary, the others in order as fallbacks, whatever the serials. Its
+// version is published when its serial is the same as ours or newer (the
+// content may differ at the same serial; BIND loads it too), never when
+// older (RFC 1982: that is an older zone). A retransfer asked during an SOA
+// check replaces the check; during a transfer or a publish it follows it;
+// during another retransfer it adds nothing. One that fails is an ordinary
+// failed refresh: RETRY, then a normal check.
+//
 // Exchanges are named by an id the machine hands out; a result for an id
 // the machine no longer waits on (abandoned by a reconfiguration, or late)
 // is ignored, so a completion can never reach the wrong primary.
@@ -128,7 +138,8 @@ struct RefreshAction {
   enum Kind : uint8_t {
     kQuerySoa,     // send an SOA query to `primary` as exchange `id`
     kTransfer,     // IXFR (ixfr) or AXFR from `primary` as exchange `id`
-                   // for `serial`; `detail` says why when it falls back
+                   // for `serial`; `detail` says why when it falls back;
+                   // `forced`: a retransfer, no serial expected
     kAbandon,      // exchange `id` is no longer wanted: cancel it
     kPublish,      // the version of exchange `id` is newer: build and
                    // publish it, then call OnPublished / OnPublishFailed
@@ -148,6 +159,7 @@ struct RefreshAction {
   uint64_t id = 0;
   size_t primary = 0;  // index in the current primaries list
   bool ixfr = false;
+  bool forced = false;
   std::optional<Serial> serial;
   absl::Time at;
   uint32_t expire_seconds = 0;
@@ -168,6 +180,8 @@ class RefreshMachine {
   std::vector<RefreshAction> OnClientAhead(Serial serial, absl::Time now);
   // An operator asked for a check now (reload with new primaries, ctl).
   std::vector<RefreshAction> OnRefreshNow(absl::Time now);
+  // An operator asked for an AXFR now, whatever the serial (see above).
+  std::vector<RefreshAction> OnRetransfer(absl::Time now);
 
   std::vector<RefreshAction> OnSoaAnswer(uint64_t id, const SoaAnswer& answer, absl::Time now);
   std::vector<RefreshAction> OnSoaFailure(uint64_t id, const ExchangeFailure& f, absl::Time now);
@@ -207,6 +221,7 @@ class RefreshMachine {
   using Actions = std::vector<RefreshAction>;
 
   void BeginCheck(absl::Time now, Actions& out);
+  void BeginRetransfer(absl::Time now, Actions& out);
   void Decide(absl::Time now, Actions& out);
   void StartTransfer(size_t primary, bool ixfr, std::string why, Actions& out);
   void NextCandidate(absl::Time now, Actions& out);
@@ -238,6 +253,8 @@ class RefreshMachine {
   size_t transfer_primary_ = 0;
   bool transfer_ixfr_ = false;
   std::vector<std::string> transfer_errors_;
+  bool forced_ = false;              // the refresh in flight is a retransfer
+  bool retransfer_pending_ = false;  // asked while a transfer was in flight
 
   bool recheck_ = false;          // a NOTIFY came while busy
   bool recheck_any_ = false;      // ... one without a serial hint

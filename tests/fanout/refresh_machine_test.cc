@@ -7,6 +7,7 @@
 //   start S|- [nobase] [expires=N]   the zone holds serial S (or nothing);
 //                                    SOA timers REFRESH 100 RETRY 10 EXPIRE 1000
 //   notify [S]  ahead S  refresh     NOTIFY, a client ahead of us, ctl refresh
+//   retransfer                       ctl retransfer: an AXFR whatever the serial
 //   soa P S [expire=N]               the SOA query in flight to P answers S
 //   soafail P KIND                   it fails (timeout, network, tsig (BADKEY),
 //                                    badsig, cannot, rcode:NAME)
@@ -18,7 +19,7 @@
 //   wait N                           N seconds pass, timers run
 //   reconf PQ... | reconf -          a reload sets the primaries (or none)
 //   health                           the health state (expect its name)
-// Actions: "SOA a", "IXFR a 12", "AXFR a 12 (why)", "ABANDON a",
+// Actions: "SOA a", "IXFR a 12", "AXFR a 12 (why)", "AXFR a (forced)", "ABANDON a",
 // "PUBLISH 12", "REFRESHED 1000", "RELEASE", "FAILED", "EXPIRED",
 // "DEGRADED", "RECOVERED"; joined by ", ".
 #include "fanout/refresh_machine.h"
@@ -123,6 +124,8 @@ class Harness {
       a = machine_.OnClientAhead(serial(1), now_);
     } else if (verb == "refresh") {
       a = machine_.OnRefreshNow(now_);
+    } else if (verb == "retransfer") {
+      a = machine_.OnRetransfer(now_);
     } else if (verb == "soa" || verb == "stale") {
       SoaAnswer ans{serial(2)};
       if (w.size() > 3 && w[3].starts_with("expire=")) {
@@ -198,6 +201,11 @@ class Harness {
         case RefreshAction::kTransfer:
           if (transfer_id_ != 0) old_transfer_id_ = transfer_id_;
           transfer_id_ = a.id;
+          if (a.forced) {
+            EXPECT_FALSE(a.ixfr);
+            out.push_back(std::string("AXFR ") + p + " (forced)");
+            break;
+          }
           out.push_back(std::string(a.ixfr ? "IXFR " : "AXFR ") + p + " " +
                         (a.serial ? a.serial->ToString() : "?") +
                         (a.detail.empty() ? "" : " (fallback)"));
@@ -527,6 +535,82 @@ const Scenario kScenarios[] = {
       {"published 11", "REFRESHED 1000, SOA b"}}},
     {"NoPrimariesIsAFailureNotASpin", "a",
      {{"start 10", "SOA a"}, {"reconf -", "ABANDON a, FAILED"}}},
+
+    // --- ctl retransfer: an AXFR whatever the serial ---------------------------
+    {"RetransferWhenIdleTakesTheSameSerialAgain", "a",
+     {{"start 10", "SOA a"},
+      {"soa a 10", "REFRESHED 1000"},
+      {"retransfer", "AXFR a (forced)"},
+      {"axfr 10", "PUBLISH 10"},
+      {"published 10", "REFRESHED 1000"},
+      {"health", "ok"}}},
+    {"RetransferOfANewerSerialIsPublished", "a",
+     {{"start 10", "SOA a"}, {"soa a 10", "REFRESHED 1000"}, {"retransfer", "AXFR a (forced)"},
+      {"axfr 12", "PUBLISH 12"}, {"published 12", "REFRESHED 1000"}}},
+    {"RetransferBringingAnOlderSerialKeepsOurs", "a",
+     {{"start 10", "SOA a"}, {"soa a 10", "REFRESHED 1000"}, {"retransfer", "AXFR a (forced)"},
+      {"axfr 9", "REFRESHED 1000"}}},
+    {"RetransferDuringACheckReplacesIt", "ab",
+     {{"start 10", "SOA a, SOA b"},
+      {"soa b 11", ""},
+      {"retransfer", "ABANDON a, AXFR a (forced)"},
+      {"stale a 11", ""},
+      {"wait 1", ""},
+      {"axfr 11", "PUBLISH 11"},
+      {"published 11", "REFRESHED 1000"}}},
+    {"RetransferWithNoDataIsTheFirstLoad", "a",
+     {{"start -", "SOA a"}, {"retransfer", "ABANDON a, AXFR a (forced)"},
+      {"axfr 5", "PUBLISH 5"}, {"published 5", "REFRESHED 1000"}}},
+    {"RetransferDuringATransferFollowsIt", "a",
+     {{"start 10", "SOA a"},
+      {"soa a 11", "IXFR a 11"},
+      {"retransfer", ""},
+      {"ixfr 11", "PUBLISH 11"},
+      {"published 11", "REFRESHED 1000, AXFR a (forced)"},
+      {"axfr 11", "PUBLISH 11"},
+      {"published 11", "REFRESHED 1000"}}},
+    {"RetransferDuringAPublishFollowsIt", "a",
+     {{"start 10", "SOA a"}, {"soa a 11", "IXFR a 11"}, {"ixfr 11", "PUBLISH 11"},
+      {"retransfer", ""}, {"published 11", "REFRESHED 1000, AXFR a (forced)"}}},
+    {"RetransferDuringARetransferAddsNothing", "a",
+     {{"start 10", "SOA a"}, {"soa a 10", "REFRESHED 1000"}, {"retransfer", "AXFR a (forced)"},
+      {"retransfer", ""}, {"axfr 10", "PUBLISH 10"}, {"published 10", "REFRESHED 1000"}}},
+    {"RetransferFailureTriesEachPrimaryThenRetriesNormally", "ab",
+     {{"start 10", "SOA a, SOA b"},
+      {"soa a 10", ""},
+      {"soa b 10", "REFRESHED 1000"},
+      {"retransfer", "AXFR a (forced)"},
+      {"xfrfail rcode:REFUSED", "AXFR b (forced)"},
+      {"xfrfail timeout", "FAILED"},
+      {"health", "ok"},
+      {"wait 9", ""},
+      // RETRY later: an ordinary check, not another forced AXFR.
+      {"wait 1", "SOA a, SOA b"},
+      {"soa a 10", ""},
+      {"soa b 10", "RECOVERED, REFRESHED 1000"}}},
+    {"NotifyDuringARetransferChecksAfterIt", "a",
+     {{"start 10", "SOA a"},
+      {"soa a 10", "REFRESHED 1000"},
+      {"retransfer", "AXFR a (forced)"},
+      {"notify 12", ""},
+      {"axfr 11", "PUBLISH 11"},
+      {"published 11", "REFRESHED 1000, SOA a"}}},
+    {"WaitersAreReleasedAfterARetransferThatReplacedTheirCheck", "a",
+     {{"start 10", "SOA a"},
+      {"ahead 11", ""},
+      {"retransfer", "ABANDON a, AXFR a (forced)"},
+      {"axfr 11", "PUBLISH 11"},
+      {"published 11", "REFRESHED 1000, RELEASE"}}},
+    {"ReloadDuringARetransferRetransfersFromTheNewList", "ab",
+     {{"start 10", "SOA a, SOA b"},
+      {"soa a 10", ""},
+      {"soa b 10", "REFRESHED 1000"},
+      {"retransfer", "AXFR a (forced)"},
+      {"reconf b", "ABANDON a, AXFR b (forced)"},
+      {"stalexfr 10", ""},
+      {"axfr 10", "PUBLISH 10"}}},
+    {"RetransferWithoutPrimariesFails", "a",
+     {{"start 10", "SOA a"}, {"reconf -", "ABANDON a, FAILED"}, {"retransfer", "FAILED"}}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, RefreshScenario, testing::ValuesIn(kScenarios),
@@ -571,6 +655,20 @@ TEST(RefreshMachine, DegradedAndRecoveredSayHowLongAndWhy) {
   // The kRefreshed detail is empty; the last detail is the recovery.
   std::string recovered = h.details().back();
   EXPECT_EQ(recovered, "no longer degraded; refresh works again after 1 failed check over 1m45s");
+}
+
+TEST(RefreshMachine, FailedRetransferSaysSoAndNamesEachPrimary) {
+  Harness h("ab");
+  h.Run("start 10");
+  h.Run("soa a 10");
+  h.Run("soa b 10");
+  h.Run("retransfer");
+  h.Run("xfrfail rcode:REFUSED");
+  ASSERT_EQ(h.Run("xfrfail timeout"), "FAILED");
+  const std::string& why = h.machine().Health(h.now()).last_error;
+  EXPECT_TRUE(why.starts_with("retransfer: no primary gave a usable transfer")) << why;
+  EXPECT_NE(why.find("192.0.2.1:53: AXFR REFUSED"), std::string::npos) << why;
+  EXPECT_NE(why.find("192.0.2.2:53: AXFR timed out"), std::string::npos) << why;
 }
 
 TEST(RefreshMachine, FallbackSaysWhy) {
