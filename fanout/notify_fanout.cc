@@ -84,39 +84,61 @@ void NotifyFanout::Start(Serial serial, const Record& soa, absl::Time now) {
   pending_count_ = 0;
   for (uint32_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
-    PeerState& st = table_->at(i);
-    if (!st.notify) continue;
     if (p.active) ++counters_.superseded;
     p.active = false;
-    ++p.generation;
-    p.id = NewId(p.id);
-    p.signed_bytes.clear();
-    p.request_mac.clear();
-    st.last_notified = serial;
-    st.notified_at = now;
-    st.sends = 0;
-    st.answered = false;
-    st.answered_at = absl::InfinitePast();
-    st.answer_rcode.reset();
-    st.gave_up = false;
-    st.verify_failed = false;
-    if (keys_[i]) {
-      p.signed_bytes = message_;
-      StoreId(p.signed_bytes, p.id);
-      auto mac = SignTsigQuery(*keys_[i], p.signed_bytes, now,
-                               options_.tsig_fudge);
-      if (!mac.ok()) {
-        ++counters_.sign_failures;
-        p.signed_bytes.clear();
-        continue;
-      }
-      p.request_mac = std::move(*mac);
-    }
-    p.active = true;
-    p.deadline = now;
-    ++pending_count_;
-    timers_.push(Timer{now, i, p.generation});
+    Arm(i, now);
   }
+}
+
+bool NotifyFanout::Restart(uint32_t peer, Serial serial, const Record& soa, absl::Time now) {
+  if (peer >= pending_.size() || !table_->at(peer).notify) return false;
+  if (!serial_ || *serial_ != serial || message_.empty()) {
+    Start(serial, soa, now);
+    return pending_[peer].active;
+  }
+  ++counters_.starts;
+  Pending& p = pending_[peer];
+  if (p.active) {
+    ++counters_.superseded;
+    --pending_count_;
+    p.active = false;
+  }
+  return Arm(peer, now);
+}
+
+bool NotifyFanout::Arm(uint32_t i, absl::Time now) {
+  Pending& p = pending_[i];
+  PeerState& st = table_->at(i);
+  if (!st.notify) return false;
+  Serial serial = *serial_;
+  ++p.generation;
+  p.id = NewId(p.id);
+  p.signed_bytes.clear();
+  p.request_mac.clear();
+  st.last_notified = serial;
+  st.notified_at = now;
+  st.sends = 0;
+  st.answered = false;
+  st.answered_at = absl::InfinitePast();
+  st.answer_rcode.reset();
+  st.gave_up = false;
+  st.verify_failed = false;
+  if (keys_[i]) {
+    p.signed_bytes = message_;
+    StoreId(p.signed_bytes, p.id);
+    auto mac = SignTsigQuery(*keys_[i], p.signed_bytes, now, options_.tsig_fudge);
+    if (!mac.ok()) {
+      ++counters_.sign_failures;
+      p.signed_bytes.clear();
+      return false;
+    }
+    p.request_mac = std::move(*mac);
+  }
+  p.active = true;
+  p.deadline = now;
+  ++pending_count_;
+  timers_.push(Timer{now, i, p.generation});
+  return true;
 }
 
 std::vector<uint8_t> NotifyFanout::Datagram(uint32_t peer) {

@@ -105,6 +105,12 @@ class NotifyFanout {
 
   // A new version with `serial` and SOA record `soa` is being served.
   void Start(Serial serial, const Record& soa, absl::Time now);
+  // An operator's NOTIFY again (`xfrproxy ctl notify ZONE PEER`) to peer
+  // index `peer` alone: its NOTIFY starts afresh (new ID, full back-off)
+  // while the others' go on as they were. For a serial other than the one
+  // being notified, every peer needs it: a full Start(). False when the peer
+  // is not notified (notify: false, or its key cannot sign).
+  bool Restart(uint32_t peer, Serial serial, const Record& soa, absl::Time now);
 
   // Every datagram due at `now`: first sends and retries. Also gives up on
   // peers whose last timeout expired.
@@ -152,6 +158,9 @@ class NotifyFanout {
   };
 
   uint16_t NewId(uint16_t previous);
+  // Makes peer `i`'s NOTIFY for serial_ pending from `now`; false when it
+  // is not notified.
+  bool Arm(uint32_t i, absl::Time now);
   std::vector<uint8_t> Datagram(uint32_t peer);
   absl::Duration TimeoutAfter(int sends) const;
   void Finish(uint32_t peer);

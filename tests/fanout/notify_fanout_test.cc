@@ -117,6 +117,46 @@ TEST(NotifyFanoutTest, EveryNotifyingPeerGetsOneWellFormedNotifyWithItsOwnId) {
   EXPECT_EQ(f.counters().datagrams, 2u);
 }
 
+// `xfrproxy ctl notify ZONE PEER`: one peer is told again, afresh; the
+// others' NOTIFYs go on untouched.
+TEST(NotifyFanoutTest, RestartTellsOnePeerAgainAndLeavesTheOthers) {
+  NotifyFanout f = Make({{Addr(1), {}, true}, {Addr(2), {}, true}, {Addr(3), {}, false}});
+  f.Start(Serial(42), Soa(42), kT0);
+  std::vector<OutgoingNotify> first = f.Due(kT0);
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(f.OnReply(Addr(1), B(Answer(first[0].bytes)), kT0), NotifyReply::kAccepted);
+  EXPECT_EQ(f.pending(), 1u);
+  absl::Time later = kT0 + absl::Milliseconds(500);
+  ASSERT_TRUE(f.Restart(0, Serial(42), Soa(42), later));
+  EXPECT_EQ(f.pending(), 2u);
+  EXPECT_FALSE(f.peers()->at(0).answered);
+  std::vector<OutgoingNotify> again = f.Due(later);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].peer, 0u);
+  auto m = ParseMessage(B(again[0].bytes));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->answer.at(0), Soa(42));
+  // A new ID: an answer to the first round does not end the new one.
+  EXPECT_NE(m->header.id, ParseMessage(B(first[0].bytes))->header.id);
+  // Peer 2 keeps its own back-off: its retry is still due at 1 s.
+  std::vector<OutgoingNotify> retry = f.Due(kT0 + absl::Seconds(1));
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].peer, 1u);
+  // A peer with notify: false is never notified, even when asked.
+  EXPECT_FALSE(f.Restart(2, Serial(42), Soa(42), later));
+  EXPECT_FALSE(f.Restart(7, Serial(42), Soa(42), later));
+}
+
+TEST(NotifyFanoutTest, RestartForANewSerialNotifiesEveryPeer) {
+  NotifyFanout f = Make({{Addr(1), {}, true}, {Addr(2), {}, true}});
+  f.Start(Serial(42), Soa(42), kT0);
+  ASSERT_EQ(f.Due(kT0).size(), 2u);
+  ASSERT_TRUE(f.Restart(1, Serial(43), Soa(43), kT0));
+  EXPECT_EQ(f.serial(), Serial(43));
+  EXPECT_EQ(f.Due(kT0).size(), 2u);
+  EXPECT_EQ(f.peers()->at(0).last_notified, Serial(43));
+}
+
 TEST(NotifyFanoutTest, RetriesFollowTheBackOffUntilAnswered) {
   NotifyFanout f = Make({{Addr(1), {}, true}});
   f.Start(Serial(7), Soa(7), kT0);
