@@ -2,6 +2,7 @@
 
 #include "core/ascii.h"
 #include "fmt/format.h"
+#include "proxy/control_client.h"
 
 namespace xfr {
 namespace {
@@ -128,6 +129,9 @@ std::string UsageText() {
       "  xfrproxy demo [--secondaries N] [--records N] [--interval S] [--duration S]\n"
       "                                 a synthetic primary, the proxy and N simulated\n"
       "                                 secondaries on loopback, with live figures\n"
+      "  xfrproxy ctl [--json] VERB [ZONE] [PEER]\n"
+      "                                 drive a running xfrproxy: status, refresh,\n"
+      "                                 retransfer, notify, reload, peers (ctl --help)\n"
       "  xfrproxy --help | --version\n"
       "\n"
       "exit status: 0 ok, 1 bad config or failure, 2 usage error\n",
@@ -194,6 +198,10 @@ int RunCheck(const std::string& path, std::FILE* out, std::FILE* err) {
 int CliMain(int argc, char** argv, const RunFunction& run, const DemoFunction& demo) {
   std::vector<std::string_view> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  // `ctl` has options of its own (proxy/control_client.h).
+  if (!args.empty() && args[0] == "ctl") {
+    return RunCtl(std::vector<std::string_view>(args.begin() + 1, args.end()), stdout, stderr);
+  }
   absl::StatusOr<CommandLine> cl = ParseCommandLine(args);
   if (!cl.ok()) {
     std::fprintf(stderr, "xfrproxy: %s\n\n%s",

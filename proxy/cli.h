@@ -2,6 +2,7 @@
 //   xfrproxy --config FILE          run
 //   xfrproxy check --config FILE    validate the config and its zone files
 //   xfrproxy demo [options]         everything on loopback (proxy/demo.h)
+//   xfrproxy ctl ... VERB           drive a running one (proxy/control_client.h)
 //   xfrproxy --help | --version
 // Small enough that no option library is needed.
 #pragma once

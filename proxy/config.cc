@@ -429,6 +429,31 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
   return absl::OkStatus();
 }
 
+absl::Status Parser::ParseControl(const Fields& f, Config& config) const {
+  const Field* c = Get(f, "control");
+  const Field* sd = Get(f, "state-dir");
+  if (c != nullptr) {
+    absl::StatusOr<std::string> p = String(c->value, "control");
+    if (!p.ok()) return p.status();
+    if (p->empty()) return Error(c->value, "control", "empty path");
+    config.control_socket = ResolvePath(*p);
+  } else if (!config.state_dir.empty()) {
+    config.control_socket = config.state_dir + "/control";
+  }
+  // unix(7): sun_path holds 107 bytes and a NUL; a longer path cannot be
+  // bound, and the daemon must not find that out only at start.
+  constexpr size_t kMaxSocketPath = 107;
+  if (config.control_socket.size() > kMaxSocketPath) {
+    return Error(c != nullptr ? c->value : sd->value, c != nullptr ? "control" : "state-dir",
+                 fmt::format("the control socket path '{}' is {} bytes, over the {} a Unix "
+                             "socket allows{}",
+                             config.control_socket, config.control_socket.size(),
+                             kMaxSocketPath,
+                             c != nullptr ? "" : " (set `control:` to a shorter path)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) {
     return ErrorAt(YAML::Mark::null_mark(), "", "empty configuration");
@@ -436,7 +461,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   absl::StatusOr<Fields> f =
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
-                           "transfer-source", "verify-peers"});
+                           "transfer-source", "verify-peers", "control"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -470,6 +495,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
     if (p->empty()) return Error(sd->value, "state-dir", "empty path");
     config.state_dir = ResolvePath(*p);
   }
+  if (absl::Status s = ParseControl(*f, config); !s.ok()) return s;
   unsigned cores = std::thread::hardware_concurrency();
   config.threads = cores == 0 ? 1 : static_cast<int>(cores);
   if (const Field* t = Get(*f, "threads")) {

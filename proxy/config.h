@@ -152,6 +152,9 @@ struct Config {
   std::vector<SocketAddress> listen;       // UDP and TCP on each
   std::optional<SocketAddress> http;       // /metrics, /healthz, /peers
   std::string state_dir;                   // empty: nothing is persisted
+  // The Unix socket of `xfrproxy ctl` (`control:`, else <state-dir>/control);
+  // empty: no control socket.
+  std::string control_socket;
   int threads = 1;                         // resolved: default is the cores
   std::vector<TsigKeyConfig> keys;
   std::vector<ZoneConfig> zones;

@@ -342,11 +342,21 @@ HealthReport RenderHealth(const ZoneStore& store, absl::Time now) {
   return r;
 }
 
-std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
-                            const PeerSource& peers) {
+std::string PeerReportJson(const PeerReport& p) {
   auto opt_time = [](const std::optional<absl::Time>& t) {
     return t ? JsonString(Rfc3339(*t)) : std::string("null");
   };
+  return fmt::format(
+      "{{\"address\":{},\"state\":{},\"serial\":{},\"seconds_behind\":{},"
+      "\"last_notify\":{},\"last_seen\":{},\"last_error\":{},\"shared_address\":{}}}",
+      JsonString(p.address), JsonString(p.state),
+      p.serial ? fmt::format("{}", p.serial->value()) : std::string("null"), p.seconds_behind,
+      opt_time(p.last_notify), opt_time(p.last_seen),
+      p.last_error.empty() ? std::string("null") : JsonString(p.last_error), p.shared_address);
+}
+
+std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
+                            const PeerSource& peers) {
   std::string out = "{\"zones\":[";
   bool first = true;
   for (const LiveZone* lz : SortedZones(store)) {
@@ -380,18 +390,7 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
     out += ",\"peers\":[";
     if (peers) {
       std::vector<PeerReport> list = peers(*lz);
-      for (size_t i = 0; i < list.size(); ++i) {
-        const PeerReport& p = list[i];
-        out += fmt::format(
-            "{}{{\"address\":{},\"state\":{},\"serial\":{},\"seconds_behind\":{},"
-            "\"last_notify\":{},\"last_seen\":{},\"last_error\":{},\"shared_address\":{}}}",
-            i ? "," : "", JsonString(p.address), JsonString(p.state),
-            p.serial ? fmt::format("{}", p.serial->value()) : std::string("null"),
-            p.seconds_behind,
-            opt_time(p.last_notify), opt_time(p.last_seen),
-            p.last_error.empty() ? std::string("null") : JsonString(p.last_error),
-            p.shared_address);
-      }
+      for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + PeerReportJson(list[i]);
     }
     out += "]}";
   }

@@ -64,6 +64,8 @@ struct PeerReport {
   // that address are credited to both (fanout/peer_state.h).
   bool shared_address = false;
 };
+// One peer as a JSON object, as /peers and `xfrproxy ctl --json peers` give it.
+std::string PeerReportJson(const PeerReport& p);
 // PeerSource is called on the HTTP thread; it must be safe to call
 // concurrently with the zone's owner (read atomics or a snapshot).
 

@@ -237,6 +237,45 @@ void NotifySender::Notify(const Name& zone, Serial serial, RecordView soa) {
   Flush(it->first, z);
 }
 
+absl::StatusOr<size_t> NotifySender::Renotify(const Name& zone, Serial serial, RecordView soa,
+                                              const std::optional<SocketAddress>& peer) {
+  auto it = zones_.find(zone);
+  if (stopped_ || it == zones_.end()) {
+    return absl::FailedPreconditionError(
+        fmt::format("zone {} has no secondaries to notify", zone.ToText()));
+  }
+  Zone& z = it->second;
+  if (!peer) {
+    Notify(zone, serial, soa);
+    return z.fanout->pending();
+  }
+  PeerAddress want = ToPeerAddress(*peer);
+  std::vector<std::string> known;
+  for (uint32_t i = 0; i < z.peers.size(); ++i) {
+    if (z.peers[i].address != want) {
+      // A few, for the operator's eye: a zone may have thousands.
+      if (known.size() < 8) known.push_back(z.peers[i].address.ToString());
+      if (known.size() == 8 && i + 1 < z.peers.size()) known.back() = "...";
+      continue;
+    }
+    if (!z.peers[i].notify) {
+      return absl::FailedPreconditionError(fmt::format(
+          "secondary {} of zone {} has notify: false", peer->ToString(), zone.ToText()));
+    }
+    if (!z.fanout->Restart(i, serial, ToRecord(soa), loop_.Now())) {
+      return absl::InternalError(fmt::format("cannot sign the NOTIFY to {} (see the log)",
+                                             peer->ToString()));
+    }
+    LogInfo("notify: zone {} serial {} to {} (asked for)", zone.ToText(), serial.ToString(),
+            peer->ToString());
+    Flush(it->first, z);
+    return 1;
+  }
+  return absl::NotFoundError(fmt::format("{} is not a secondary of zone {} (secondaries: {})",
+                                         peer->ToString(), zone.ToText(),
+                                         fmt::join(known, ", ")));
+}
+
 void NotifySender::Flush(const Name& name, Zone& z) {
   std::vector<OutgoingNotify> due = z.fanout->Due(loop_.Now());
   for (OutgoingNotify& o : due) SendTo(z, o.to, std::move(o.bytes));

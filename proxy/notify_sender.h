@@ -67,6 +67,12 @@ class NotifySender : private CompletionTarget {
   // its secondaries (RFC 1996 §3.5). Unknown zones and zones without
   // secondaries are ignored.
   void Notify(const Name& zone, Serial serial, RecordView soa);
+  // An operator's NOTIFY again (`xfrproxy ctl notify`): to every notified
+  // secondary of `zone`, or only to `peer` (its address as configured).
+  // Returns how many peers it goes to; an error names what is wrong (no
+  // secondaries, not a secondary of the zone, notify: false).
+  absl::StatusOr<size_t> Renotify(const Name& zone, Serial serial, RecordView soa,
+                                  const std::optional<SocketAddress>& peer);
 
   // The zone's peer table (for the serving threads' ReportHeldSerial and
   // for /peers), or null when the zone has no secondaries.

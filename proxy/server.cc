@@ -87,7 +87,12 @@ class Server::SignalWatcher : public CompletionTarget {
   void OnCompletion(const Event& e) override {
     if (e.res == static_cast<int>(sizeof info_)) {
       if (info_.ssi_signo == SIGHUP) {
-        server_.Reload();
+        LogInfo("SIGHUP: reloading {}", server_.config_.path);
+        // Zone file problems are logged as they are found.
+        if (auto st = server_.Reload(); !st.ok()) {
+          LogError("reload failed, keeping the running configuration: {}",
+                   std::string(st.status().message()));
+        }
       } else {
         LogInfo("signal {}: stopping", info_.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         server_.BeginShutdown();
@@ -136,6 +141,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     s->http_ = std::move(*http);
     LogInfo("http: /metrics /healthz /peers on {}", s->http_->address().ToString());
   }
+  if (absl::Status st = s->StartControl(); !st.ok()) {
+    s->BeginShutdown();
+    return st;
+  }
   return s;
 }
 
@@ -145,7 +154,8 @@ Server::~Server() {
   }
 }
 
-void Server::LoadFileZones() {
+std::vector<std::string> Server::LoadFileZones() {
+  std::vector<std::string> problems;
   absl::Time now = absl::Now();
   for (const ZoneConfig& z : config_.zones) {
     if (!z.has_file()) continue;
@@ -153,9 +163,11 @@ void Server::LoadFileZones() {
     std::shared_ptr<const ServedZone> current = entry->Current();
     auto loaded = LoadFileZone(z, current, now);
     if (!loaded.ok()) {
-      LogError("zone {}: {}{}", z.name.ToText(), std::string(loaded.status().message()),
-               current ? fmt::format("; still serving serial {}", current->serial().ToString())
-                       : std::string("; not served until the file is fixed"));
+      problems.push_back(fmt::format(
+          "zone {}: {}{}", z.name.ToText(), std::string(loaded.status().message()),
+          current ? fmt::format("; still serving serial {}", current->serial().ToString())
+                  : std::string("; not served until the file is fixed")));
+      LogError("{}", problems.back());
       continue;
     }
     if (*loaded == current) continue;
@@ -173,6 +185,7 @@ void Server::LoadFileZones() {
     }
     Published(z.name, sz, diff, changed);
   }
+  return problems;
 }
 
 absl::Status Server::SetupWorker(Worker& w) {
@@ -277,32 +290,29 @@ absl::Status Server::StartWorkers() {
   return absl::OkStatus();
 }
 
-void Server::Reload() {
-  LogInfo("SIGHUP: reloading {}", config_.path);
+absl::StatusOr<std::vector<std::string>> Server::Reload() {
+  // A broken zone file is not a reload error: that zone keeps serving its
+  // last good version (LoadFileZones says so in the log).
   auto config = LoadConfig(config_.path);
-  if (!config.ok()) {
-    LogError("reload failed, keeping the running configuration: {}",
-             std::string(config.status().message()));
-    return;
-  }
-  if (config->listen != config_.listen || config->threads != config_.threads) {
-    LogWarning("listen addresses and threads change only on restart");
+  if (!config.ok()) return config.status();
+  if (config->listen != config_.listen || config->threads != config_.threads ||
+      config->control_socket != config_.control_socket) {
+    LogWarning("listen addresses, threads and the control socket change only on restart");
     config->listen = config_.listen;
     config->threads = config_.threads;
+    config->control_socket = config_.control_socket;
   }
   auto store = ZoneStore::FromConfig(*config, store_.get());
-  if (!store.ok()) {
-    LogError("reload failed: {}", std::string(store.status().message()));
-    return;
-  }
+  if (!store.ok()) return store.status();
   config_ = std::move(*config);
   store_ = std::move(*store);
   if (notify_) notify_->Configure(config_);
   AttachPeers();
-  LoadFileZones();
+  std::vector<std::string> problems = LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   if (status_pages_) status_pages_->SetStore(store_);
   SyncUpstreams();
+  return problems;
 }
 
 std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
@@ -366,45 +376,45 @@ std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
   std::shared_ptr<const ServedZone> cur = zone.Current();
   if (!notify_ || shutting_down_) return {};
   Name name = zone.name();
-  owner_loop_->Post([this, name, cur, done, loop = owner_loop_] {
-    std::shared_ptr<PeerTable> peers = notify_ ? notify_->Peers(name) : nullptr;
-    if (!peers) {
-      done->set_value({});
-      return;
-    }
-    PeerTable& table = *peers;
-    std::optional<Serial> current;
-    absl::Time published = absl::InfinitePast();
-    if (cur) {
-      current = cur->serial();
-      published = cur->refreshed_at;
-    }
-    absl::Time now = loop->Now();
-    table.Collect(current, now);
-    // A peer that answered has the NOTIFY retry window to come for the data.
-    absl::Duration grace = NotifyRetryWindow(notify_->options());
-    std::vector<PeerReport> out;
-    for (size_t i = 0; i < table.size(); ++i) {
-      const PeerState& p = table.at(i);
-      PeerStatus st = ClassifyPeer(p, current, published, now, grace);
-      PeerReport r;
-      r.address = p.address.ToString();
-      r.state = std::string(PeerSyncName(st.sync));
-      r.seconds_behind = st.seconds_behind;
-      r.serial = p.held;
-      if (p.last_notified) r.last_notify = p.notified_at;
-      if (p.held) r.last_seen = p.held_at;
-      if (p.answered && (!r.last_seen || *r.last_seen < p.answered_at)) {
-        r.last_seen = p.answered_at;
-      }
-      r.last_error = p.last_error;
-      r.shared_address = p.shared_address;
-      out.push_back(std::move(r));
-    }
-    done->set_value(std::move(out));
-  });
+  owner_loop_->Post([this, name, cur, done] { done->set_value(CollectPeerReports(name, cur)); });
   if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
   return result.get();
+}
+
+std::vector<PeerReport> Server::CollectPeerReports(const Name& name,
+                                                   std::shared_ptr<const ServedZone> cur) {
+  std::shared_ptr<PeerTable> peers = notify_ ? notify_->Peers(name) : nullptr;
+  if (!peers) return {};
+  PeerTable& table = *peers;
+  std::optional<Serial> current;
+  absl::Time published = absl::InfinitePast();
+  if (cur) {
+    current = cur->serial();
+    published = cur->refreshed_at;
+  }
+  absl::Time now = owner_loop_->Now();
+  table.Collect(current, now);
+  // A peer that answered has the NOTIFY retry window to come for the data.
+  absl::Duration grace = NotifyRetryWindow(notify_->options());
+  std::vector<PeerReport> out;
+  for (size_t i = 0; i < table.size(); ++i) {
+    const PeerState& p = table.at(i);
+    PeerStatus st = ClassifyPeer(p, current, published, now, grace);
+    PeerReport r;
+    r.address = p.address.ToString();
+    r.state = std::string(PeerSyncName(st.sync));
+    r.seconds_behind = st.seconds_behind;
+    r.serial = p.held;
+    if (p.last_notified) r.last_notify = p.notified_at;
+    if (p.held) r.last_seen = p.held_at;
+    if (p.answered && (!r.last_seen || *r.last_seen < p.answered_at)) {
+      r.last_seen = p.answered_at;
+    }
+    r.last_error = p.last_error;
+    r.shared_address = p.shared_address;
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 void Server::Published(const Name& zone, const ServedZone& z,
@@ -552,6 +562,10 @@ void Server::WaitForWorkers() {
 int Server::Run() {
   // The serving threads already run; this thread owns the zones.
   owner_loop_->Run();
+  // Clean shutdown: the control socket goes (a crash leaves it stale, and
+  // the next start replaces it).
+  control_stopping_.store(true);
+  if (control_) control_->Stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "proxy/config.h"
+#include "proxy/control_server.h"
 #include "proxy/event_loop.h"
 #include "proxy/http_server.h"
 #include "proxy/metrics.h"
@@ -47,9 +48,13 @@ class Server {
   absl::Status StartWorkers();
   absl::Status SetupWorker(Worker& w);
   // Loads (or reloads) every file zone of the current config; a zone whose
-  // file is broken keeps serving its last good version.
-  void LoadFileZones();
-  void Reload();
+  // file is broken keeps serving its last good version. Returns (and logs)
+  // what went wrong, a line per zone.
+  std::vector<std::string> LoadFileZones();
+  // Re-reads the config (SIGHUP, `ctl reload`); an error keeps the running
+  // configuration and says why. Applied, it returns the zone files that
+  // could not be loaded.
+  absl::StatusOr<std::vector<std::string>> Reload();
   void BeginShutdown();
   // Creates, reconfigures or drops the upstream state machines to match
   // the config (zone owner thread only).
@@ -73,6 +78,17 @@ class Server {
   void AttachPeers();
   // Per-peer NOTIFY state for /peers, read on the owner's thread.
   std::vector<PeerReport> PeerReports(const LiveZone& zone);
+  // The same, on the owner's thread itself.
+  std::vector<PeerReport> CollectPeerReports(const Name& zone,
+                                             std::shared_ptr<const ServedZone> current);
+
+  // `xfrproxy ctl` (proxy/server_control.cc): runs on the control thread;
+  // zone and peer state is read and changed on the owner's thread, waited
+  // for with a bound.
+  absl::Status StartControl();
+  ControlResponse HandleControl(const ControlRequest& request);
+  ZoneStatus StatusOf(const ZoneConfig& zone);
+  absl::StatusOr<std::string> ControlAction(const ControlRequest& request);
 
   Config config_;
   std::shared_ptr<ZoneStore> store_;
@@ -96,6 +112,10 @@ class Server {
   // /metrics, /healthz, /peers on their own thread; destroyed first.
   std::unique_ptr<StatusPages> status_pages_;
   std::unique_ptr<HttpServer> http_;
+  // `xfrproxy ctl` on its own thread; destroyed first. `control_stopping_`
+  // ends its waits on an owner that no longer runs.
+  std::atomic<bool> control_stopping_{false};
+  std::unique_ptr<ControlServer> control_;
 };
 
 // The run function for CliMain.

@@ -80,6 +80,11 @@ void UpstreamZone::ClientAhead(Serial serial) {
 
 void UpstreamZone::RefreshNow() { Execute(machine_.OnRefreshNow(loop_.Now())); }
 
+void UpstreamZone::Retransfer() {
+  LogInfo("zone {}: retransfer asked for: AXFR from the primaries", Name());
+  Execute(machine_.OnRetransfer(loop_.Now()));
+}
+
 void UpstreamZone::Reconfigure(ZoneConfig config, std::optional<TsigKey> key,
                                LimitsConfig limits, std::optional<IpAddress> transfer_source_v4,
                                std::optional<IpAddress> transfer_source_v6) {
@@ -220,7 +225,9 @@ void UpstreamZone::StartTransfer(const RefreshAction& a) {
   uint64_t id = a.id;
   bool ixfr = a.ixfr;
   const char* kind = ixfr ? "IXFR" : "AXFR";
-  if (!a.detail.empty()) {
+  if (a.forced) {
+    LogInfo("zone {}: retransfer: AXFR from {}", Name(), to.ToString());
+  } else if (!a.detail.empty()) {
     // RFC 1995 §4: the machine falls back to AXFR from the same primary.
     stats_.upstream_axfr_fallbacks.Add();
     LogInfo("zone {}: {}; trying AXFR from {}", Name(), a.detail, to.ToString());
@@ -288,7 +295,31 @@ void UpstreamZone::Publish(const RefreshAction& a) {
   build.max_records = config_.max_records;
   PublishOptions opts;
   opts.max_diffs = config_.journal_max_diffs;
-  auto view = MakeServedView(config_.name, next, cur.get(), MakeRewritePolicy(config_.proxied),
+  std::shared_ptr<const RewritePolicy> policy = MakeRewritePolicy(config_.proxied);
+  // A retransfer may bring the serial we serve (the machine publishes it:
+  // the content may differ). The same data changes nothing; other data is
+  // served from scratch, with an empty journal: the old diffs lead to the
+  // old content of that serial, and no IXFR can describe the change.
+  // Secondaries that hold the serial keep their copy until the next one
+  // (their serial did not move); the rest get the new data.
+  bool same_serial = cur && next && cur->serial() == next->serial();
+  if (same_serial) {
+    std::shared_ptr<const ServedZone> same = SameSerialView(cur, next, policy, build);
+    if (same != nullptr) {
+      // A rewritten view restored from state-dir learns its primary data.
+      if (LiveZone* le = entry_(); le != nullptr && same != cur) le->Publish(same);
+      LogInfo("zone {}: AXFR from {} brought serial {} with the data already served",
+              Name(), from.ToString(), next->serial().ToString());
+      last_transfer_ = TransferRecord{false, from, loop_.Now()};
+      deferred_.push_back([this, id] { return machine_.OnPublished(id, Snapshot(), loop_.Now()); });
+      return;
+    }
+    LogWarning("zone {}: AXFR from {} brought serial {} with other data than served: serving "
+               "it with an empty journal (secondaries at serial {} keep their copy until the "
+               "next serial)",
+               Name(), from.ToString(), next->serial().ToString(), next->serial().ToString());
+  }
+  auto view = MakeServedView(config_.name, next, same_serial ? nullptr : cur.get(), policy,
                              loop_.Now(), opts, build);
   LiveZone* e = entry_();
   if (!view.ok() || e == nullptr) {
@@ -301,6 +332,7 @@ void UpstreamZone::Publish(const RefreshAction& a) {
   std::shared_ptr<const ServedZone> served = std::move(view->served);
   std::shared_ptr<const ZoneDiff> diff = std::move(view->diff);
   e->Publish(served);
+  last_transfer_ = TransferRecord{r.kind == IngestResult::kIncremental, from, loop_.Now()};
   stats_.upstream_transfers.Add();
   (r.kind == IngestResult::kIncremental ? stats_.upstream_ixfr : stats_.upstream_axfr).Add();
   // Received counts what came over the wire (an AXFR's closing SOA, an

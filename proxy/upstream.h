@@ -57,6 +57,10 @@ class UpstreamZone {
   void ClientAhead(Serial serial);
   // Check now (a reload with new primaries, an operator's request).
   void RefreshNow();
+  // An operator asked for an AXFR now, whatever the serial (`xfrproxy ctl
+  // retransfer`; fanout/refresh_machine.h says when it starts and what of
+  // it is published).
+  void Retransfer();
   // A reload changed the zone's settings.
   void Reconfigure(ZoneConfig config, std::optional<TsigKey> key, LimitsConfig limits,
                    std::optional<IpAddress> transfer_source_v4,
@@ -64,6 +68,14 @@ class UpstreamZone {
 
   const ZoneConfig& config() const { return config_; }
   RefreshHealth Health() const;
+
+  // The last transfer published since start, for `ctl status`.
+  struct TransferRecord {
+    bool incremental = false;
+    SocketAddress from;
+    absl::Time at;
+  };
+  const std::optional<TransferRecord>& last_transfer() const { return last_transfer_; }
 
  private:
   void Execute(std::vector<RefreshAction> actions);
@@ -100,6 +112,7 @@ class UpstreamZone {
   // that could not start): fed to the machine once the list is done.
   std::deque<std::function<std::vector<RefreshAction>()>> deferred_;
   bool executing_ = false;
+  std::optional<TransferRecord> last_transfer_;
   TimerQueue::Id wake_timer_ = 0;
   absl::Time wake_at_ = absl::InfiniteFuture();
 };
