@@ -7,12 +7,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "core/ascii.h"
 #include "fmt/format.h"
 #include "proxy/config.h"
 #include "proxy/control_server.h"
 #include "proxy/socket.h"
+#include "yaml-cpp/yaml.h"
 
 namespace xfr {
 namespace {
@@ -46,6 +48,43 @@ std::string ConnectError(const std::string& path, int err) {
                        kControlSocketMode);
   }
   return fmt::format("cannot connect to {}: {}{}", path, std::strerror(err), hint);
+}
+
+// Only `control:` / `state-dir:` of a config that does not load: the
+// operator who broke it is about to run `ctl reload` to be told what is
+// wrong, and that needs the socket. Paths resolve as the daemon's do.
+std::optional<std::string> LenientControlSocket(const std::string& path) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsMap()) return std::nullopt;
+    std::filesystem::path base = std::filesystem::path(path).parent_path();
+    auto resolve = [&base](const std::string& p) {
+      std::filesystem::path fp(p);
+      return fp.is_absolute() || base.empty() ? p : (base / fp).string();
+    };
+    if (root["control"] && root["control"].IsScalar()) {
+      return resolve(root["control"].as<std::string>());
+    }
+    if (root["state-dir"] && root["state-dir"].IsScalar()) {
+      return resolve(root["state-dir"].as<std::string>()) + "/control";
+    }
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::string> ControlSocketOf(const std::string& config_path) {
+  absl::StatusOr<Config> config = LoadConfig(config_path);
+  if (!config.ok()) {
+    if (auto lenient = LenientControlSocket(config_path)) return *lenient;
+    return absl::InvalidArgumentError(fmt::format(
+        "{} (give --socket PATH to skip the config)", ToStd(config.status().message())));
+  }
+  if (config->control_socket.empty()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} has no control socket: set `control:` or `state-dir:`", config_path));
+  }
+  return config->control_socket;
 }
 
 }  // namespace
@@ -177,16 +216,9 @@ int RunCtl(const std::vector<std::string_view>& args, std::FILE* out, std::FILE*
   };
   std::string socket = o->socket_path;
   if (socket.empty()) {
-    absl::StatusOr<Config> config = LoadConfig(o->config_path);
-    if (!config.ok()) {
-      return fail(fmt::format("{} (give --socket PATH to skip the config)",
-                              ToStd(config.status().message())));
-    }
-    if (config->control_socket.empty()) {
-      return fail(fmt::format("{} has no control socket: set `control:` or `state-dir:`",
-                              o->config_path));
-    }
-    socket = config->control_socket;
+    absl::StatusOr<std::string> from_config = ControlSocketOf(o->config_path);
+    if (!from_config.ok()) return fail(ToStd(from_config.status().message()));
+    socket = *from_config;
   }
   absl::StatusOr<ControlResponse> r = SendControlRequest(socket, o->request, kCtlTimeout);
   if (!r.ok()) return fail(ToStd(r.status().message()));

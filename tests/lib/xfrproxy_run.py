@@ -192,6 +192,14 @@ class XfrProxy:
     def alive(self):
         return self.process is not None and self.process.poll() is None
 
+    def ctl(self, *args, timeout=90):
+        """`xfrproxy ctl --config <this config> ARGS...`: (exit code, stdout,
+        stderr)."""
+        argv = [xfrtest.binary("proxy", "xfrproxy"), "ctl", "--config", self.config_path, *args]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           cwd=self.dir.path)
+        return r.returncode, r.stdout, r.stderr
+
     def reload(self):
         """SIGHUP: re-read the config and the zone files."""
         self.process.signal(signal.SIGHUP)
