@@ -191,25 +191,27 @@ ControlResponse Server::HandleControl(const ControlRequest& r) {
       return resp;
     }
     case ControlVerb::kReload: {
-      auto done = OnOwner<absl::StatusOr<std::vector<std::string>>>(
-          loop, control_stopping_, kReloadBound, [this] {
+      // The answer is worded on the owner's thread: config_ is its own.
+      auto done = OnOwner<absl::StatusOr<std::string>>(
+          loop, control_stopping_, kReloadBound, [this]() -> absl::StatusOr<std::string> {
             LogInfo("ctl: reloading {}", config_.path);
             auto st = Reload();
             if (!st.ok()) {
               LogError("reload failed, keeping the running configuration: {}",
                        std::string(ToStd(st.status().message())));
+              return absl::InvalidArgumentError(
+                  fmt::format("reload failed, keeping the running configuration: {}",
+                              ToStd(st.status().message())));
             }
-            return st;
+            if (!st->empty()) {
+              return absl::FailedPreconditionError(
+                  fmt::format("configuration reloaded, but:\n{}", absl::StrJoin(*st, "\n")));
+            }
+            return fmt::format("reloaded {}", config_.path);
           });
       if (!done) return busy(kReloadBound);
-      if (!done->ok()) {
-        return fail(fmt::format("reload failed, keeping the running configuration: {}",
-                                ToStd(done->status().message())));
-      }
-      if (!(*done)->empty()) {
-        return fail(fmt::format("configuration reloaded, but:\n{}", absl::StrJoin(**done, "\n")));
-      }
-      return ControlMessage(json, true, fmt::format("reloaded {}", config_.path));
+      if (!done->ok()) return fail(ToStd(done->status().message()));
+      return ControlMessage(json, true, **done);
     }
     case ControlVerb::kRefresh:
     case ControlVerb::kRetransfer:
