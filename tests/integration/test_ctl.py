@@ -36,17 +36,6 @@ def zone_text(serial):
             f"www IN TXT \"version {serial}\"\n")
 
 
-def wait_for(what, fn, timeout=10):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not after {timeout}s (last {last!r})")
-
-
 class CtlTest(unittest.TestCase):
     def setUp(self):
         self.secondaries = [Secondary("127.0.0.1", answer_notify=True) for _ in range(2)]
@@ -60,7 +49,7 @@ class CtlTest(unittest.TestCase):
         self.socket = self.proxy.path("state/control")
         # The start-up NOTIFY has reached both before a test counts them.
         for s in self.secondaries:
-            wait_for("start-up NOTIFY", lambda s=s: s.notifies(1))
+            xfrtest.wait_for("start-up NOTIFY", lambda s=s: s.notifies(1))
 
     def ctl(self, *args):
         return self.proxy.ctl(*args)
@@ -116,11 +105,12 @@ class CtlTest(unittest.TestCase):
         out = self.assert_ok("notify", ZONE)
         self.assertEqual(out, f"zone {ZONE}: NOTIFY for serial 1 sent to 2 secondaries\n")
         for s, n in zip(self.secondaries, before):
-            wait_for(f"NOTIFY again at {s.address}", lambda s=s, n=n: len(s.notifies(1)) > n)
+            xfrtest.wait_for(f"NOTIFY again at {s.address}",
+                             lambda s=s, n=n: len(s.notifies(1)) > n)
         before = [len(s.notifies(1)) for s in self.secondaries]
         out = self.assert_ok("notify", ZONE, a.address)
         self.assertEqual(out, f"zone {ZONE}: NOTIFY for serial 1 sent to 1 secondary\n")
-        wait_for("NOTIFY to the one asked for", lambda: len(a.notifies(1)) > before[0])
+        xfrtest.wait_for("NOTIFY to the one asked for", lambda: len(a.notifies(1)) > before[0])
         # The other one answered its NOTIFY long ago: nothing more goes to it.
         time.sleep(0.5)
         self.assertEqual(len(b.notifies(1)), before[1])

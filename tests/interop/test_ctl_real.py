@@ -49,17 +49,6 @@ def has_marker(records):
     return any(r[0] == f"retransferred.{ZONE}" and "same serial" in r[4] for r in records)
 
 
-def wait_for(what, fn, timeout=20):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not after {timeout}s (last {last!r})")
-
-
 class LoggingBind(servers.BindServer):
     """named with its query log and xfer-out log in files. `-g` forces every
     log to stderr and ignores a logging statement, so named runs with `-f`
@@ -134,14 +123,14 @@ class CtlRealTest(unittest.TestCase):
             [{"name": ZONE, "primaries": [f"127.0.0.1:{named.port}"],
               "secondaries": [{"address": secondary.address}]}], state_dir=True))
         proxy.wait_serial(ZONE, 1, timeout=30)
-        wait_for("named logs the first AXFR", lambda: len(named.axfrs_out()) == 1)
-        wait_for("the start-up NOTIFY", lambda: secondary.notifies(1))
+        xfrtest.wait_for("named logs the first AXFR", lambda: len(named.axfrs_out()) == 1)
+        xfrtest.wait_for("the start-up NOTIFY", lambda: secondary.notifies(1))
 
         # --- refresh: an SOA query reaches named -------------------------
         before = len(named.soa_queries())
         self.assertEqual(self.ctl_ok(proxy, "refresh", ZONE),
                          f"zone {ZONE}: SOA check of the primaries started\n")
-        wait_for("named logs the SOA query ctl refresh asked for",
+        xfrtest.wait_for("named logs the SOA query ctl refresh asked for",
                  lambda: len(named.soa_queries()) > before)
         # Same serial: nothing is transferred.
         time.sleep(0.5)
@@ -152,21 +141,21 @@ class CtlRealTest(unittest.TestCase):
         t = time.time() + 2
         os.utime(named.path(bind_zone.file_name), (t, t))
         named.reload()
-        wait_for("named serves the new content at serial 1", lambda: "same serial" in
+        xfrtest.wait_for("named serves the new content at serial 1", lambda: "same serial" in
                  xfrtest.dig(named.port, f"retransferred.{ZONE}", "TXT", "+short"))
         self.assertFalse(has_marker(xfrtest.dig_axfr(proxy.port, ZONE)))
         start = len(proxy.log())
         self.assertEqual(self.ctl_ok(proxy, "retransfer", ZONE),
                          f"zone {ZONE}: AXFR from the primaries started (retransfer)\n")
         try:
-            wait_for("named logs the AXFR ctl retransfer asked for",
+            xfrtest.wait_for("named logs the AXFR ctl retransfer asked for",
                      lambda: len(named.axfrs_out()) == 2)
         except AssertionError:
             self.fail(f"no second AXFR in named's xfer-out log:\n{named._read('xfer-out.log')}\n"
                       f"{proxy.log()[start:]}")
         proxy.wait_log(f"retransfer: AXFR from 127.0.0.1:{named.port}", start=start, timeout=5)
         try:
-            wait_for("xfrproxy serves what the AXFR brought",
+            xfrtest.wait_for("xfrproxy serves what the AXFR brought",
                      lambda: has_marker(xfrtest.dig_axfr(proxy.port, ZONE)))
         except AssertionError as e:
             self.fail(f"{e}\n{proxy.log()[start:]}")
@@ -188,7 +177,7 @@ class CtlRealTest(unittest.TestCase):
         before = len(secondary.notifies(1))
         self.assertEqual(self.ctl_ok(proxy, "notify", ZONE, secondary.address),
                          f"zone {ZONE}: NOTIFY for serial 1 sent to 1 secondary\n")
-        wait_for("the NOTIFY ctl asked for", lambda: len(secondary.notifies(1)) > before)
+        xfrtest.wait_for("the NOTIFY ctl asked for", lambda: len(secondary.notifies(1)) > before)
         peers = json.loads(self.ctl_ok(proxy, "--json", "peers", ZONE))["peers"]
         self.assertEqual([p["address"] for p in peers], [secondary.address])
 

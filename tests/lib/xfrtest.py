@@ -115,6 +115,19 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def wait_for(what, fn, timeout=20.0, interval=0.05):
+    """Polls fn() until it returns a true value and returns it; fails with
+    `what` and the last value after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not after {timeout}s (last {last!r})")
+
+
 def run(argv, timeout=120, check=True, input=None):
     """Runs a command and returns its stdout as text."""
     r = subprocess.run(argv, capture_output=True, timeout=timeout, input=input,
