@@ -76,17 +76,7 @@ def proxy_keys(*keys):
     return [ProxyKey(k.bare_name, k.algorithm, k.secret) for k in keys]
 
 
-def wait_for(what, fn, timeout):
-    """Polls fn() until it returns a true value; returns it, or fails
-    with the last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not after {timeout}s (last {last!r})")
+wait_for = xfrtest.wait_for
 
 
 class RefreshRealTest(unittest.TestCase):

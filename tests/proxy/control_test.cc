@@ -317,6 +317,22 @@ class ControlSocketTest : public testing::Test {
   static ControlResponse Echo(const ControlRequest& r) {
     return ControlMessage(r.json, true, fmt::format("did {}", ControlVerbName(r.verb)));
   }
+  sockaddr_un Address() const {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path_.data(), path_.size());
+    return sun;
+  }
+  // A raw client connection, or -1.
+  int Connect() const {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un sun = Address();
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
   ControlRequest Request(ControlVerb verb) {
     ControlRequest r;
     r.verb = verb;
@@ -347,9 +363,7 @@ TEST_F(ControlSocketTest, StaleSocketIsReplacedALiveOneIsNot) {
   {
     // A socket file nobody listens on, as a kill -9 leaves it.
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, path_.data(), path_.size());
+    sockaddr_un sun = Address();
     ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
     ::close(fd);
   }
@@ -379,11 +393,8 @@ TEST_F(ControlSocketTest, SlowClientDoesNotBlockOthers) {
   auto server = ControlServer::Start(path_, Echo, o);
   ASSERT_TRUE(server.ok()) << server.status();
   // Connected, half a request, then silence.
-  int slow = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path_.data(), path_.size());
-  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  int slow = Connect();
+  ASSERT_GE(slow, 0);
   ASSERT_EQ(::send(slow, "xfrproxy-ctl/1 te", 17, 0), 17);
   auto r = SendControlRequest(path_, Request(ControlVerb::kStatus), absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
@@ -394,11 +405,8 @@ TEST_F(ControlSocketTest, SlowClientDoesNotBlockOthers) {
 TEST_F(ControlSocketTest, MalformedRequestGetsAnErrorAnswer) {
   auto server = ControlServer::Start(path_, Echo);
   ASSERT_TRUE(server.ok()) << server.status();
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path_.data(), path_.size());
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0);
+  int fd = Connect();
+  ASSERT_GE(fd, 0);
   std::string bad = "xfrproxy-ctl/1 json frobnicate\n";
   ASSERT_EQ(::send(fd, bad.data(), bad.size(), 0), static_cast<ssize_t>(bad.size()));
   std::string got;
