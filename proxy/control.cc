@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/ascii.h"
@@ -138,9 +139,10 @@ std::string FormatControlRequest(const ControlRequest& request) {
   std::string line =
       fmt::format("{} {} {}", kControlProtocol, request.json ? "json" : "text",
                   ControlVerbName(request.verb));
-  if (request.zone) line += " " + request.zone->ToText();
-  if (!request.peer.empty()) line += " " + request.peer;
-  return line + "\n";
+  if (request.zone) absl::StrAppend(&line, " ", request.zone->ToText());
+  if (!request.peer.empty()) absl::StrAppend(&line, " ", request.peer);
+  line += '\n';
+  return line;
 }
 
 absl::StatusOr<ControlRequest> ParseControlRequest(std::string_view line) {
