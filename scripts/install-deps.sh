@@ -8,11 +8,13 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   liburing-dev libabsl-dev libfmt-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libssl-dev libyaml-cpp-dev
+  libbenchmark-dev libssl-dev libyaml-cpp-dev libmicrohttpd-dev libsystemd-dev
   # peers and clients for interop tests and benchmarks
   bind9 bind9-utils bind9-dnsutils knot knot-dnsutils nsd pdns-ixfrdist dnsperf
-  # misc used by tests
-  python3 procps iproute2
+  # packaging and its checks (scripts/package.sh, tests -L package)
+  dpkg-dev lintian adduser systemd util-linux
+  # misc used by tests (chromium renders the status page)
+  python3 procps iproute2 chromium
 )
 
 missing=()
