@@ -4,6 +4,7 @@ rendered page shows each zone's serial, and after one primary publishes a
 new serial (and NOTIFYs) the page shows it without being reloaded. The
 page's JSON feed, /status.json, is checked against the same state."""
 import json
+import socket
 import unittest
 
 import chromium
@@ -17,6 +18,9 @@ SERIAL_JS = ("(() => {{ const r = [...document.querySelectorAll('tr.zone')]"
              ".find(t => t.dataset.zone === {zone}); "
              "return r ? r.querySelector('.serial').textContent : null; }})()")
 
+CLICK_JS = ("[...document.querySelectorAll('tr.zone')]"
+            ".find(t => t.dataset.zone === {zone}).click()")
+
 
 class StatusPageTest(unittest.TestCase):
     def setUp(self):
@@ -27,11 +31,17 @@ class StatusPageTest(unittest.TestCase):
             fp.start()
             self.addCleanup(fp.stop)
             self.primaries[zone] = fp
+        # A secondary of example.com. that never answers: the page lists it
+        # under the zone with its state and lag.
+        self.peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.peer.bind(("127.0.0.1", 0))
+        self.addCleanup(self.peer.close)
+        self.peer_addr = f"127.0.0.1:{self.peer.getsockname()[1]}"
         self.http_port = xfrtest.free_port()
-        self.proxy = UpstreamProxy(
-            [{"name": z, "primaries": [primary_addr(fp)], "notify_from": ["127.0.0.1/32"]}
-             for z, fp in self.primaries.items()],
-            http_port=self.http_port)
+        zones = [{"name": z, "primaries": [primary_addr(fp)], "notify_from": ["127.0.0.1/32"]}
+                 for z, fp in self.primaries.items()]
+        zones[0]["secondaries"] = [{"address": self.peer_addr}]
+        self.proxy = UpstreamProxy(zones, http_port=self.http_port)
         self.proxy.start()
         self.addCleanup(self.proxy.stop)
         for i, zone in enumerate(ZONES):
@@ -63,6 +73,18 @@ class StatusPageTest(unittest.TestCase):
             violations = [e for e in page.events
                           if "Content Security Policy" in json.dumps(e)]
             self.assertEqual(violations, [])
+
+            # A click on a zone's row lists its peers under it, with their
+            # state; the other zone has none.
+            page.evaluate(CLICK_JS.format(zone=json.dumps("example.com.")))
+            peers = xfrtest.wait_for("the peers of example.com. listed", lambda: page.evaluate(
+                "[...document.querySelectorAll('tr.peer')].map(r => r.innerText)"))
+            self.assertEqual(len(peers), 1, peers)
+            self.assertIn(self.peer_addr, peers[0])
+            self.assertRegex(peers[0], r"notified|unreachable|lagging")
+            page.evaluate(CLICK_JS.format(zone=json.dumps("example.net.")))
+            xfrtest.wait_for("example.net. shown without secondaries", lambda: "no secondaries"
+                             in page.evaluate("document.body.innerText"))
 
             fp = self.primaries["example.net."]
             fp.publish(make_records("example.net.", 205, 30))
