@@ -18,6 +18,7 @@
 #include "fmt/format.h"
 #include "gtest/gtest.h"
 #include "proxy/config.h"
+#include "proxy/http_routes.h"
 #include "proxy/metrics.h"
 
 namespace xfr {
