@@ -38,6 +38,10 @@ EXPECTED_FILES = [
     "./usr/share/doc/xfrproxy/copyright", "./usr/share/doc/xfrproxy/changelog.gz",
 ]
 CAP_NET_BIND_SERVICE = 10
+# systemd-analyze verify runs man for the unit's Documentation=, and man-db
+# caches the formatted pages here; the test removes what it made.
+MAN_CACHE = ["/var/cache/man/cat8/xfrproxy.8.gz", "/var/cache/man/cat5/xfrproxy.yaml.5.gz",
+             "/var/cache/man/cat1/xfrload.1.gz"]
 
 
 def build_deb():
@@ -119,6 +123,7 @@ class PackageTest(unittest.TestCase):
         self.assertFalse(exists("xfrproxy", pwd.getpwnam), "a user xfrproxy exists already")
         work = xfrtest.TempDir(prefix="xfr-pkg-run-")
         proc = None
+        cached_before = [p for p in MAN_CACHE if os.path.exists(p)]
         try:
             xfrtest.run(["dpkg", "-i", self.deb], timeout=300)
             self.check_installed()
@@ -142,6 +147,9 @@ class PackageTest(unittest.TestCase):
                 proc.stop()
             if installed() or os.path.exists(CONFIG):
                 subprocess.run(["dpkg", "--purge", "xfrproxy"], capture_output=True, timeout=300)
+            for p in MAN_CACHE:
+                if p not in cached_before and os.path.exists(p):
+                    os.unlink(p)
             work.cleanup()
 
     def check_installed(self):
