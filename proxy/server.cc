@@ -145,13 +145,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     Server* raw = s.get();
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw](const LiveZone& z) { return raw->PeerReports(z); });
+    s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
     auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
     if (!http.ok()) {
       s->BeginShutdown();
       return http.status();
     }
     s->http_ = std::move(*http);
-    LogInfo("http: /metrics /healthz /peers on {}", s->http_->address().ToString());
+    LogInfo("http: / /status.json /metrics /healthz /peers on {}",
+            s->http_->address().ToString());
   }
   if (absl::Status st = s->StartControl(); !st.ok()) {
     s->BeginShutdown();

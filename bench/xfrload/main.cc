@@ -1,4 +1,4 @@
-// xfrload: the load tool of DESIGN.md ("Command line"). Two modes:
+// xfrload: the load tool. Two modes:
 // `secondaries`, N simulated secondaries against one server, and
 // `primary`, a synthetic primary serving a changing zone (primary_cli.cc).
 #include <pthread.h>
