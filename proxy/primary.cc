@@ -131,7 +131,7 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   std::shared_ptr<const ServedZone> zone = entry->Current();
   if (zone && q.qclass != zone->version->rclass()) return Error(req, Rcode::kRefused);
   if (!zone || entry->ExpireRemaining(*zone, req.ctx.now) == 0) {
-    // RFC 1035 §4.3.5 / DESIGN.md: a secondary whose data expired stops
+    // RFC 1035 §4.3.5: a secondary whose data expired stops
     // answering for the zone.
     return Error(req, Rcode::kServFail);
   }

@@ -55,7 +55,9 @@ class Server {
   // Re-reads the config (SIGHUP, `ctl reload`); an error keeps the running
   // configuration and says why. Applied, it returns the zone files that
   // could not be loaded.
+  // Tells systemd it is reloading, and ready again after (ReloadConfig).
   absl::StatusOr<std::vector<std::string>> Reload();
+  absl::StatusOr<std::vector<std::string>> ReloadConfig();
   void BeginShutdown();
   // Creates, reconfigures or drops the upstream state machines to match
   // the config (zone owner thread only).

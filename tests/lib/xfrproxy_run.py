@@ -98,10 +98,14 @@ class XfrProxy:
     """xfrproxy on loopback from a temp dir; a context manager.
 
     `ipv6` adds a [::1] listener on the same port. `extra` is appended to
-    the config verbatim (e.g. a `limits:` block)."""
+    the config verbatim (e.g. a `limits:` block). `host` is the IPv4
+    listen address, `env` the process's environment (None: this one's)."""
 
-    def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None):
+    def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None,
+                 host=xfrtest.LOOPBACK, env=None):
         self.zones = list(zones)
+        self.host = host
+        self.env = env
         self.keys = list(keys)
         self.ipv6 = ipv6
         self.threads = threads
@@ -117,7 +121,7 @@ class XfrProxy:
         return os.path.join(self.dir.path, name)
 
     def config_text(self):
-        listen = [f"127.0.0.1:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
+        listen = [f"{self.host}:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
         out = [f"listen: {_yaml_list(listen)}", f"threads: {self.threads}"]
         if self.keys:
             out.append("keys:")
@@ -151,14 +155,18 @@ class XfrProxy:
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
 
-    def start(self, timeout=60.0):
+    def start(self, timeout=60.0, wait=True):
+        """Writes the files and starts the process; with `wait`, returns once
+        every zone answers SOA."""
         for z in self.zones:
             self.write_zone(z, z.text)
         self.write_config()
         argv = [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
-        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path)
+        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path, env=self.env)
+        if not wait:
+            return self
         try:
-            xfrtest.wait_tcp(self.port, timeout=timeout, proc=self.process)
+            xfrtest.wait_tcp(self.port, host=self.host, timeout=timeout, proc=self.process)
             for z in self.zones:
                 self.wait_serial(z.name, None, timeout=timeout)
         except Exception as e:
@@ -177,7 +185,7 @@ class XfrProxy:
             if self.process.poll() is not None:
                 raise RuntimeError(f"xfrproxy exited with {self.process.poll()}:\n{self.log()[-4000:]}")
             try:
-                m = udp_query(self.port, query(zone, SOA), timeout=1.0)
+                m = udp_query(self.port, query(zone, SOA), host=self.host, timeout=1.0)
                 last = m
                 if m.rcode == NOERROR and m.answer and m.answer[0].type == SOA:
                     s = m.answer[0].soa_serial()
