@@ -146,7 +146,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
-    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
+    // Two threads: /healthz and /metrics are answered while a /status.json
+    // or /peers request waits for a busy zone owner.
+    HttpServerOptions http_options;
+    http_options.threads = 2;
+    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler(), http_options);
     if (!http.ok()) {
       s->BeginShutdown();
       return http.status();
