@@ -51,8 +51,8 @@ struct HttpServerCallbacks {
   }
 
   // The library's own complaints (a client it cut off, a socket error) go
-  // to our log, with the rate limit and target the operator configured,
-  // instead of straight to stderr.
+  // to our log, at its level and to its target, instead of straight to
+  // stderr.
   static void OnLog(void* /*cls*/, const char* format, va_list args) {
     char line[512];
     int n = std::vsnprintf(line, sizeof line, format, args);
