@@ -109,6 +109,7 @@ class Parser {
   // `control:`, defaulting to <state-dir>/control (after state-dir).
   absl::Status ParseControl(const Fields& f, Config& config) const;
   absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
+  absl::Status ParseLog(const YAML::Node& n, LogSettings& log) const;
   absl::Status ParseZone(const YAML::Node& n, std::string_view path,
                          const Config& config, ZoneConfig& zone,
                          YAML::Mark& name_mark) const;

@@ -56,6 +56,8 @@ class Server {
   // could not be loaded.
   absl::StatusOr<std::vector<std::string>> Reload();
   void BeginShutdown();
+  // Every second on the owner's loop: FlushLogSuppression (proxy/log.h).
+  void ScheduleLogFlush();
   // Creates, reconfigures or drops the upstream state machines to match
   // the config (zone owner thread only).
   void SyncUpstreams();

@@ -98,9 +98,13 @@ class XfrProxy:
     """xfrproxy on loopback from a temp dir; a context manager.
 
     `ipv6` adds a [::1] listener on the same port. `extra` is appended to
-    the config verbatim (e.g. a `limits:` block)."""
+    the config verbatim (e.g. a `limits:` block). `wrap` is put before the
+    command (e.g. a namespace set up by a shell); `env` replaces the
+    environment, and `env_for_log(log_path)`, when given, returns it once the
+    log file (the daemon's stdout and stderr) exists."""
 
-    def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None):
+    def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None,
+                 wrap=(), env=None, env_for_log=None):
         self.zones = list(zones)
         self.keys = list(keys)
         self.ipv6 = ipv6
@@ -110,6 +114,9 @@ class XfrProxy:
         self.dir = xfrtest.TempDir(prefix="xfrproxy-")
         self.process = None
         self.returncode = None
+        self.wrap = list(wrap)
+        self.env = env
+        self.env_for_log = env_for_log
         self.config_path = self.path("xfrproxy.yaml")
         self.log_path = self.path("xfrproxy.log")
 
@@ -155,8 +162,12 @@ class XfrProxy:
         for z in self.zones:
             self.write_zone(z, z.text)
         self.write_config()
-        argv = [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
-        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path)
+        argv = self.wrap + [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
+        env = self.env
+        if self.env_for_log is not None:
+            open(self.log_path, "wb").close()  # Process truncates it, same inode
+            env = self.env_for_log(self.log_path)
+        self.process = xfrtest.Process(argv, self.log_path, env=env, cwd=self.dir.path)
         try:
             xfrtest.wait_tcp(self.port, timeout=timeout, proc=self.process)
             for z in self.zones:
