@@ -168,6 +168,23 @@ class CheckCommandTest(unittest.TestCase):
                 self.assertEqual(r.stderr.splitlines(),
                                  [expected.format(self.tmp.path), f"{path}: 1 problem found"])
 
+    def test_read_only_state_dir_fails(self):
+        # Root writes through permission bits, so the directory is made
+        # read-only by a read-only bind mount in a private mount namespace.
+        xfrtest.require_tools(["unshare", "mount"])
+        state = os.path.join(self.tmp.path, "state")
+        os.mkdir(state)
+        path, _ = self.check(GOOD + "state-dir: state\n")
+        script = (f"mount --make-rprivate / && mount --bind {state} {state} && "
+                  f"mount -o remount,ro,bind {state} && exec \"$@\"")
+        r = subprocess.run([xfrtest.tool("unshare"), "-m", "sh", "-c", script, "sh",
+                            self.xfrproxy, "check", "--config", path],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stderr.splitlines(),
+                         [f"state-dir: cannot write in '{state}': Read-only file system",
+                          f"{path}: 1 problem found"])
+
     def test_missing_config_file(self):
         r = self.run_proxy("check", "--config", os.path.join(self.tmp.path, "nope.yaml"))
         self.assertEqual(r.returncode, 1)
