@@ -1,4 +1,4 @@
-// Encode once, serve many (DESIGN.md "Downstream", STYLE.md points 2 and 4).
+// Encode once, serve many (docs/architecture.md, "Serving").
 // A zone version's AXFR, and each IXFR answer, is encoded once into a
 // sequence of messages that every client shares. Per request only the ID,
 // the question (in the client's case) and TSIG differ, so the server sends

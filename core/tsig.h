@@ -159,7 +159,7 @@ absl::Status AppendTsigErrorAnswer(const TsigRequestCheck& check,
 
 // Signs the answer messages of one transfer (or a single answer), one per
 // call, each from parts without copying them. Every message should be
-// signed (DESIGN.md); AddUnsigned() exists for peers and tests that sign
+// signed; AddUnsigned() exists for peers and tests that sign
 // only some messages (§5.3.1 allows up to 99 unsigned in a row).
 class TsigStreamSigner {
  public:

@@ -1,4 +1,4 @@
-// Receiving a zone transfer from an upstream primary (DESIGN.md "Upstream"):
+// Receiving a zone transfer from an upstream primary:
 // the answer messages to one AXFR (RFC 5936) or IXFR (RFC 1995) query are
 // fed in, one at a time, and the outcome is a new immutable zone version.
 // Like Knot's transfer processing this is an I/O-free state machine
@@ -118,7 +118,7 @@ class XfrIngest {
   // After a failure: what kind, and for kServerRcode the RCODE.
   IngestFailure failure() const { return failure_; }
   Rcode server_rcode() const { return server_rcode_; }
-  // True when the query was IXFR and DESIGN.md says to retry with AXFR: the
+  // True when the query was IXFR and is to be retried with AXFR: the
   // primary answered NOTIMP, REFUSED or FORMERR, or the IXFR does not fit
   // our version (another starting serial, a broken chain, a diff that does
   // not apply).

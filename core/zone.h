@@ -11,7 +11,7 @@
 //
 // Record identity (used for ordering, de-duplication and diffs): owner
 // (ignoring ASCII case, RFC 4343), TYPE, CLASS and RDATA byte for byte (so a
-// change of case inside RDATA is a change; DESIGN.md). The TTL is not part of
+// change of case inside RDATA is a change: secondaries must get it). The TTL is not part of
 // identity, but a TTL-only change is still a change of the zone (see diff.h).
 #pragma once
 

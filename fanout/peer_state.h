@@ -1,5 +1,5 @@
 // What the proxy knows about each downstream secondary of a zone
-// (DESIGN.md "Fan-out"): the last serial it was notified of, whether and how
+// (what /peers shows): the last serial it was notified of, whether and how
 // it answered, the serial it holds and since when it has been current.
 //
 // Two kinds of writer, kept apart so that neither takes a lock:

@@ -1,5 +1,5 @@
-// verify-peers (DESIGN.md "Fan-out": "optionally the proxy checks
-// convergence itself by querying each peer's SOA after a NOTIFY"), without
+// verify-peers (the `verify-peers` zone key: after a NOTIFY the proxy checks
+// convergence itself by querying each peer's SOA), without
 // I/O: the caller feeds the clock and the received datagrams and sends what
 // Due() returns, on the NOTIFY sockets (proxy/notify_sender.h).
 //

@@ -1,4 +1,4 @@
-// Rewrite: proxied records (DESIGN.md "Rewrite: proxied records"). The way a
+// Rewrite: proxied records (README "Proxied names"). The way a
 // CDN's DNS hands its edge addresses to secondaries instead of the origin's:
 // at a proxied owner name the A, AAAA and CNAME RRsets of the upstream zone
 // are replaced by A = the edge v4 addresses and AAAA = the edge v6 addresses,

@@ -22,7 +22,7 @@ struct RewritePolicy;  // fanout/rewrite.h
 
 struct ServedZone {
   // What is served: the primary's data, rewritten when the zone has a
-  // `proxied` policy (DESIGN.md "Rewrite: proxied records").
+  // `proxied` policy (README "Proxied names").
   std::shared_ptr<const ZoneVersion> version;
   // The primary's version `version` was made from: `version` itself without
   // a policy. Null when unknown (a rewritten view restored from state-dir):

@@ -6,6 +6,12 @@
 #include "proxy/control_client.h"
 
 namespace xfr {
+
+#ifndef XFR_VERSION
+#error "XFR_VERSION comes from the project's version in CMakeLists.txt"
+#endif
+const std::string_view kXfrproxyVersion = XFR_VERSION;
+
 namespace {
 
 // Lists at most a few entries; an ACL of thousands of hosts is summarised.

@@ -18,7 +18,8 @@
 
 namespace xfr {
 
-inline constexpr std::string_view kXfrproxyVersion = "0.1.0";
+// The project's version (CMakeLists.txt), defined in cli.cc.
+extern const std::string_view kXfrproxyVersion;
 
 // Exit codes: 0 success, 1 a bad config or a failure while running, 2 a
 // usage error.

@@ -461,7 +461,8 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   absl::StatusOr<Fields> f =
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
-                           "transfer-source", "verify-peers", "control", "log"});
+                           "transfer-source", "verify-peers", "control", "user",
+                           "group", "log"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -496,6 +497,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
     config.state_dir = ResolvePath(*p);
   }
   if (absl::Status s = ParseControl(*f, config); !s.ok()) return s;
+  if (absl::Status s = ParseRunAs(*f, config); !s.ok()) return s;
   unsigned cores = std::thread::hardware_concurrency();
   config.threads = cores == 0 ? 1 : static_cast<int>(cores);
   if (const Field* t = Get(*f, "threads")) {

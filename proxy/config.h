@@ -22,6 +22,7 @@
 #include "core/tsig_key.h"
 #include "proxy/log.h"
 #include "proxy/net_address.h"
+#include "proxy/run_as.h"
 
 namespace xfr {
 
@@ -165,6 +166,9 @@ struct Config {
   SourceConfig notify_source;
   SourceConfig transfer_source;
   bool verify_peers = false;
+  // `user:` / `group:`: the account to switch to, started as root, once
+  // the sockets are bound (proxy/run_as.h).
+  std::optional<RunAsConfig> run_as;
 
   const TsigKeyConfig* FindKey(const Name& name) const;
   const ZoneConfig* FindZone(const Name& name) const;

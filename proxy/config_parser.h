@@ -108,6 +108,8 @@ class Parser {
   absl::Status ParseKeys(const YAML::Node& n, Config& config) const;
   // `control:`, defaulting to <state-dir>/control (after state-dir).
   absl::Status ParseControl(const Fields& f, Config& config) const;
+  // `user:` and `group:`, looked up in the system's accounts.
+  absl::Status ParseRunAs(const Fields& f, Config& config) const;
   absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
   absl::Status ParseLog(const YAML::Node& n, LogSettings& log) const;
   absl::Status ParseZone(const YAML::Node& n, std::string_view path,

@@ -242,6 +242,34 @@ absl::StatusOr<Name> Parser::KeyRef(const YAML::Node& n, std::string_view path,
   return *name;
 }
 
+absl::Status Parser::ParseRunAs(const Fields& f, Config& config) const {
+  const Field* user = Get(f, "user");
+  const Field* group = Get(f, "group");
+  if (user == nullptr) {
+    // Root keeping uid 0 with another group would look dropped and not be.
+    if (group != nullptr) return Error(group->key_node, "group", "needs 'user'");
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> u = String(user->value, "user");
+  if (!u.ok()) return u.status();
+  absl::StatusOr<RunAsConfig> r = LookUpUser(*u);
+  if (!r.ok()) return Error(user->value, "user", ToStd(r.status().message()));
+  if (group != nullptr) {
+    absl::StatusOr<std::string> g = String(group->value, "group");
+    if (!g.ok()) return g.status();
+    absl::StatusOr<gid_t> gid = LookUpGroup(*g);
+    if (!gid.ok()) return Error(group->value, "group", ToStd(gid.status().message()));
+    r->group = *g;
+    r->gid = *gid;
+  } else if (r->gid == 0) {
+    return Error(user->value, "user",
+                 fmt::format("the primary group of '{}' is gid 0, root's group: set 'group' "
+                             "to an unprivileged one", *u));
+  }
+  config.run_as = std::move(*r);
+  return absl::OkStatus();
+}
+
 std::string Parser::ResolvePath(const std::string& p) const {
   std::filesystem::path path(p);
   if (path.is_absolute() || base_dir_.empty()) return p;

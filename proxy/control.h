@@ -1,4 +1,4 @@
-// The control protocol of `xfrproxy ctl` (DESIGN.md "Operations"), without
+// The control protocol of `xfrproxy ctl` (docs/operations.md), without
 // I/O: what a request and an answer look like on the control socket, and
 // how zone status and peers are rendered for a person or as JSON. The
 // socket side is proxy/control_server.h, the client proxy/control_client.h.

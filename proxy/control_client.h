@@ -16,8 +16,8 @@
 
 namespace xfr {
 
-// The config the packaged daemon runs with (/etc/xfrproxy/, DESIGN.md
-// "Operations"); `ctl` reads it when no --config or --socket is given.
+// The config the packaged daemon runs with (/etc/xfrproxy/, as the
+// Debian package installs it); `ctl` reads it when no --config or --socket is given.
 inline constexpr std::string_view kDefaultConfigPath = "/etc/xfrproxy/xfrproxy.yaml";
 
 struct CtlOptions {

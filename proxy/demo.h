@@ -1,4 +1,4 @@
-// `xfrproxy demo` (DESIGN.md "Command line"): the whole product on loopback
+// `xfrproxy demo`: the whole product on loopback
 // with no setup, in one process. xfrload's synthetic primary serves a
 // generated zone that changes every few seconds and NOTIFYs the proxy; the
 // proxy (the real Server, from a generated config with a `proxied` policy)

@@ -1,99 +1,77 @@
-// A small HTTP/1.1 server for the operator endpoint (/metrics, /healthz,
-// /peers: DESIGN.md "Configuration"). It is deliberately not on the serving
-// rings: one thread of its own multiplexes a handful of connections with
-// poll(), so a slow scraper or an idle client can never delay a DNS answer,
-// and a DNS load spike cannot starve the scraper either.
+// The operator's HTTP endpoint (/, /status.json, /metrics, /healthz,
+// /peers), served by libmicrohttpd on a thread of its own: it is never on
+// the serving rings, so a slow scraper or an idle browser tab can never
+// delay a DNS answer, and a DNS load spike cannot starve the scraper.
 //
-// One request per connection (the answer says `Connection: close`), GET and
-// HEAD only, the request head capped at 8 KiB and read within 2 s. The
-// request parsing is I/O-free (ParseRequestHead) and the content comes from a
-// Handler, so both are unit-testable without sockets.
+// The HTTP protocol itself (request parsing, keep-alive, chunking, limits)
+// is the library's; what is ours is I/O-free: a request (method, path,
+// query) goes through Dispatch() to a Handler and comes back as a response
+// (status, content type, body, headers), so routing and rendering are
+// unit-tested without sockets.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proxy/net_address.h"
-#include "proxy/socket.h"
+
+struct MHD_Connection;
+struct MHD_Daemon;
 
 namespace xfr {
 
 struct HttpRequest {
-  std::string method;   // as sent: methods are case-sensitive (RFC 9110 §9.1)
-  std::string target;   // the request-target as sent: "/metrics?x=1"
-  std::string path;     // target up to '?': "/metrics"
-  std::string query;    // after '?', without it; empty when none
-  int minor_version = 1;  // HTTP/1.<minor_version>
-  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
-
-  // The first header named `name` (lowercase), or null.
-  const std::string* Header(std::string_view name) const;
+  std::string method;  // as sent: methods are case-sensitive (RFC 9110 §9.1)
+  std::string path;    // percent-decoded, without the query: "/metrics"
+  // The query arguments in the order sent, percent-decoded; a key without
+  // '=' has an empty value.
+  std::vector<std::pair<std::string, std::string>> query;
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
-  // Extra header lines, e.g. {"Allow", "GET, HEAD"}.
+  // Extra header fields, e.g. {"Allow", "GET, HEAD"}.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
-inline constexpr size_t kMaxHttpHeadBytes = 8 * 1024;
-
-struct HeadParse {
-  enum class State { kIncomplete, kComplete, kError };
-  State state = State::kIncomplete;
-  HttpRequest request;    // kComplete
-  int error_status = 0;   // kError: 400, 431 or 505
-};
-
-// Looks at the bytes received so far on a connection. kIncomplete while the
-// head (request line and header fields, RFC 9112 §2.1) has not ended and is
-// within `max_head_bytes`; 431 when it has not ended within the cap
-// (RFC 6585 §5). Anything after the head (a body) is ignored: a GET has none
-// that matters and the connection closes after the answer.
-HeadParse ParseRequestHead(std::string_view data,
-                           size_t max_head_bytes = kMaxHttpHeadBytes);
-
-// The reason phrase for the status codes this server sends.
-std::string_view HttpReason(int status);
-
-// The bytes on the wire: status line, Content-Type, Content-Length,
-// Connection: close, the extra headers, and the body unless `head_only`
-// (a HEAD answer has the GET's headers and no body: RFC 9110 §9.3.2).
-std::string SerializeResponse(const HttpResponse& response, bool head_only);
-
-// What the server answers to one complete request: 405 for a method other
-// than GET or HEAD, else whatever `handler` says.
+// What the server answers to one request: 405 with Allow for a method
+// other than GET or HEAD (RFC 9110 §15.5.6), 404 without a handler, else
+// whatever `handler` says. A HEAD answer carries the GET's headers and no
+// body (RFC 9110 §9.3.2); the server drops the body, the handler need not.
 HttpResponse Dispatch(const HttpRequest& request, const HttpHandler& handler);
 
 struct HttpServerOptions {
-  size_t max_head_bytes = kMaxHttpHeadBytes;
-  // From accept to the end of the request head; also the limit for writing
-  // the answer out.
-  absl::Duration io_timeout = absl::Seconds(2);
-  // Connections held at once; more are closed as soon as accepted. A scrape
-  // endpoint has a few clients; this bounds what a flood of them can take.
-  size_t max_connections = 64;
+  // Connections held at once, and per client address; more are refused.
+  // An operator endpoint has a few clients; this bounds what a flood of
+  // them can take.
+  unsigned max_connections = 64;
+  unsigned max_connections_per_ip = 16;
+  // A connection that sends or reads nothing for this long is closed
+  // (whole seconds: the library's granularity).
+  absl::Duration idle_timeout = absl::Seconds(10);
+  // Memory per connection for the request head and the library's buffers;
+  // a request head that does not fit is answered 431. Answers are sent
+  // from their own buffer, so this does not bound them.
+  size_t connection_memory = 32 * 1024;
 };
 
 class HttpServer {
  public:
-  // Listens on `addr` (port 0 picks a free port: see port()) and serves on a
-  // thread of its own until Stop(). `handler` runs on that thread.
+  // Listens on `addr` (IPv4 or IPv6; port 0 picks a free port: see port())
+  // and serves on a thread of its own until Stop(). `handler` runs on that
+  // thread, one request at a time.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const SocketAddress& addr, HttpHandler handler,
       const HttpServerOptions& options = {});
@@ -102,8 +80,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Closes the listener and every open connection and joins the thread;
-  // returns within one poll round. Idempotent.
+  // Closes the listener and every open connection and joins the thread.
+  // Idempotent.
   void Stop();
 
   // The bound address, with the port the kernel chose for port 0.
@@ -111,27 +89,16 @@ class HttpServer {
   uint16_t port() const { return address_.port(); }
 
  private:
-  // Timeouts follow the monotonic clock: a wall-clock step must not cut
-  // every open connection or keep one open for hours.
-  using Clock = std::chrono::steady_clock;
-  struct Connection;
-  HttpServer(ScopedFd listener, ScopedFd wake, SocketAddress address,
-             HttpHandler handler, const HttpServerOptions& options);
-  void Loop();
-  void Accept(Clock::time_point now);
-  // Advance one connection on readiness; false when it is done with.
-  bool OnReadable(Connection& c, Clock::time_point now);
-  bool OnWritable(Connection& c, Clock::time_point now);
-  bool Drain(Connection& c);
+  friend struct HttpServerCallbacks;
+  HttpServer(SocketAddress address, HttpHandler handler)
+      : address_(address), handler_(std::move(handler)) {}
+  // Answers one request whose head has arrived; false makes the library
+  // close the connection.
+  bool Answer(MHD_Connection* connection, const char* url, const char* method);
 
-  ScopedFd listener_;
-  ScopedFd wake_;  // eventfd: Stop() writes it to end the poll
   SocketAddress address_;
   HttpHandler handler_;
-  HttpServerOptions options_;
-  std::vector<std::unique_ptr<Connection>> connections_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  MHD_Daemon* daemon_ = nullptr;
 };
 
 }  // namespace xfr

@@ -76,16 +76,20 @@ void SetLogRateLimits(LogRateLimiter::Options options);
 void FlushLogSuppression();
 
 template <typename... A>
+void LogAt(LogLevel level, fmt::format_string<A...> f, A&&... a) {
+  if (LogEnabled(level)) LogLine(level, fmt::format(f, std::forward<A>(a)...));
+}
+template <typename... A>
 void LogDebug(fmt::format_string<A...> f, A&&... a) {
-  if (LogEnabled(LogLevel::kDebug)) LogLine(LogLevel::kDebug, fmt::format(f, std::forward<A>(a)...));
+  LogAt(LogLevel::kDebug, f, std::forward<A>(a)...);
 }
 template <typename... A>
 void LogInfo(fmt::format_string<A...> f, A&&... a) {
-  if (LogEnabled(LogLevel::kInfo)) LogLine(LogLevel::kInfo, fmt::format(f, std::forward<A>(a)...));
+  LogAt(LogLevel::kInfo, f, std::forward<A>(a)...);
 }
 template <typename... A>
 void LogWarning(fmt::format_string<A...> f, A&&... a) {
-  if (LogEnabled(LogLevel::kWarning)) LogLine(LogLevel::kWarning, fmt::format(f, std::forward<A>(a)...));
+  LogAt(LogLevel::kWarning, f, std::forward<A>(a)...);
 }
 template <typename... A>
 void LogError(fmt::format_string<A...> f, A&&... a) {

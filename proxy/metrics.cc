@@ -398,37 +398,4 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
   return out;
 }
 
-StatusPages::StatusPages(const ServerStats& stats, std::shared_ptr<const ZoneStore> store,
-                         ClockFn clock)
-    : stats_(stats), store_(std::move(store)), clock_(std::move(clock)) {}
-
-HttpResponse StatusPages::Handle(const HttpRequest& request) const {
-  HttpResponse r;
-  std::shared_ptr<const ZoneStore> store = store_.load(std::memory_order_acquire);
-  bool known = request.path == "/metrics" || request.path == "/healthz" ||
-               request.path == "/peers";
-  if (known && !store) {
-    // Only before the server has built its first store.
-    r.status = 503;
-    r.body = "starting\n";
-  } else if (request.path == "/metrics") {
-    // The content type Prometheus negotiates for the text format.
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = RenderMetrics(stats_, *store, clock_(), peers_);
-  } else if (request.path == "/healthz") {
-    HealthReport h = RenderHealth(*store, clock_());
-    r.status = h.healthy ? 200 : 503;
-    r.body = std::move(h.text);
-  } else if (request.path == "/peers") {
-    r.content_type = "application/json";
-    r.body = RenderPeersJson(*store, clock_(), peers_);
-  } else if (request.path == "/") {
-    r.body = "xfrproxy: /metrics /healthz /peers\n";
-  } else {
-    r.status = 404;
-    r.body = "not found\n";
-  }
-  return r;
-}
-
 }  // namespace xfr

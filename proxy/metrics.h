@@ -1,5 +1,6 @@
-// What the HTTP endpoint serves: /metrics in the Prometheus text exposition
-// format 0.0.4, /healthz, and /peers as JSON (DESIGN.md "Configuration").
+// What the HTTP endpoint serves at /metrics (the Prometheus text exposition
+// format 0.0.4), /healthz, and /peers as JSON; proxy/http_routes.h routes
+// requests here.
 // Everything here only reads: relaxed counters (proxy/stats.h) and the
 // published zone snapshots (LiveZone::Current()), so rendering on the HTTP
 // thread takes no lock the serving threads could wait on.
@@ -15,7 +16,6 @@
 
 #include "absl/time/time.h"
 #include "core/serial.h"
-#include "proxy/http_server.h"
 #include "proxy/stats.h"
 #include "proxy/zone_store.h"
 
@@ -74,35 +74,5 @@ std::string PeerReportJson(const PeerReport& p);
 //  "peers":[..]}, ...]}, zones in canonical name order.
 std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
                             const PeerSource& peers = nullptr);
-
-// The handler behind the HTTP server: routes /metrics, /healthz and /peers
-// (404 otherwise) to the renderers above. The store is swapped on reload
-// from another thread, hence the atomic pointer.
-class StatusPages {
- public:
-  using ClockFn = std::function<absl::Time()>;
-
-  StatusPages(const ServerStats& stats, std::shared_ptr<const ZoneStore> store,
-              ClockFn clock = [] { return absl::Now(); });
-
-  // Any thread, e.g. after a reload built a new store.
-  void SetStore(std::shared_ptr<const ZoneStore> store) {
-    store_.store(std::move(store), std::memory_order_release);
-  }
-  // Before the server starts.
-  void SetPeerSource(PeerSource peers) { peers_ = std::move(peers); }
-
-  HttpResponse Handle(const HttpRequest& request) const;
-  // A handler for HttpServer::Start; `this` must outlive the server.
-  HttpHandler AsHandler() const {
-    return [this](const HttpRequest& r) { return Handle(r); };
-  }
-
- private:
-  const ServerStats& stats_;
-  std::atomic<std::shared_ptr<const ZoneStore>> store_;
-  ClockFn clock_;
-  PeerSource peers_;
-};
 
 }  // namespace xfr

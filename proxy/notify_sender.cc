@@ -354,7 +354,7 @@ void NotifySender::SendTo(const Zone& z, const PeerAddress& to, std::vector<uint
   s->msg.msg_iov = &s->iov;
   s->msg.msg_iovlen = 1;
   // Queued only: the loop submits every SQE of this turn in one
-  // io_uring_enter, which is the batching DESIGN.md asks for.
+  // io_uring_enter, so a fan-out to thousands costs a few system calls.
   loop_.ring().SendMsg(sock->fd.get(), &s->msg, s, kTagSend);
 }
 

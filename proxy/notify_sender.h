@@ -1,8 +1,8 @@
-// The ring side of the NOTIFY fan-out (DESIGN.md "Fan-out"): sockets,
+// The ring side of the NOTIFY fan-out: sockets,
 // sends, receives and timers around one fanout/NotifyFanout per zone.
 //
 // One sender serves every zone, on the loop of the thread that owns zone
-// changes (the first worker; DESIGN.md "Threads"), because:
+// changes (docs/architecture.md, "Threads"), because:
 //  - a version is published on that thread, so Notify() is a plain call;
 //  - one UDP socket per address family and one provided-buffer ring serve
 //    any number of zones, where a sender per zone would cost a socket and a

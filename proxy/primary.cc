@@ -56,7 +56,8 @@ Reply PrimaryResponder::Handle(Bytes request, const RequestContext& ctx) {
   absl::StatusOr<Message> msg = ParseMessage(request);
   if (!msg.ok()) {
     stats_.formerr.Add();
-    LogDebugLimited("FORMERR to {}: {}", ctx.peer.ToString(), std::string(msg.status().message()));
+    LogDebugLimited("FORMERR to {}: {}", ctx.peer.ToString(),
+                    std::string(msg.status().message()));
     MessageBuilder b(kMaxPlainUdpSize);
     b.SetHeader(ResponseHeader(*hdr));
     b.SetRcode(Rcode::kFormErr);
@@ -116,8 +117,8 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
       bool notify = m.header.opcode == Opcode::kNotify;
       if (notify) stats_.notify_refused.Add();
       LogInfoLimited("TSIG {} from {} for {}{}: {}", TsigErrorName(req.tsig->error),
-              req.ctx.peer.ToString(), notify ? "NOTIFY of " : "",
-              m.questions[0].qname.ToText(), req.tsig->detail);
+                     req.ctx.peer.ToString(), notify ? "NOTIFY of " : "",
+                     m.questions[0].qname.ToText(), req.tsig->detail);
       MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
       std::vector<uint8_t> out = b.Finish();
       if (!AppendTsigErrorAnswer(*req.tsig, out, req.ctx.now).ok()) return Reply::Drop();
@@ -131,7 +132,7 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   std::shared_ptr<const ServedZone> zone = entry->Current();
   if (zone && q.qclass != zone->version->rclass()) return Error(req, Rcode::kRefused);
   if (!zone || entry->ExpireRemaining(*zone, req.ctx.now) == 0) {
-    // RFC 1035 §4.3.5 / DESIGN.md: a secondary whose data expired stops
+    // RFC 1035 §4.3.5: a secondary whose data expired stops
     // answering for the zone.
     return Error(req, Rcode::kServFail);
   }
@@ -148,7 +149,7 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
   }
   if (std::optional<std::string> why = TransferRefusal(req, *entry)) {
     LogInfoLimited("refused {} of {} to {}: {}", q.qtype.ToString(), q.qname.ToText(),
-            req.ctx.peer.ToString(), *why);
+                   req.ctx.peer.ToString(), *why);
     return Error(req, Rcode::kRefused);
   }
   if (q.qtype == RRType::kAXFR) return Transfer(req, zone, &zone->axfr);
@@ -213,8 +214,8 @@ Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
   }
   if (std::optional<std::string> why = NotifyRefusal(req, entry->notify_policy())) {
     stats_.notify_refused.Add();
-    LogInfoLimited("refused NOTIFY for {} from {}: {}", q.qname.ToText(), req.ctx.peer.ToString(),
-            *why);
+    LogInfoLimited("refused NOTIFY for {} from {}: {}", q.qname.ToText(),
+                   req.ctx.peer.ToString(), *why);
     return Error(req, Rcode::kRefused);
   }
   std::optional<Serial> hint;

@@ -93,7 +93,7 @@ struct RequestContext {
   SocketAddress peer;
   Transport transport = Transport::kUdp;
   absl::Time now;
-  // The responder may answer kDeferred (TCP, first time asked): DESIGN.md
+  // The responder may answer kDeferred (TCP, first time asked):
   // single flight, requests for data newer than ours wait on one upstream
   // transfer instead of each getting a stale answer.
   bool may_defer = false;

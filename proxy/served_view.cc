@@ -47,7 +47,7 @@ absl::StatusOr<ServedView> MakeServedView(
     if (!v.ok()) return v.status();
     view = std::move(*v);
     if (current) diff = std::make_shared<const ZoneDiff>(ComputeDiff(*current->version, *view));
-    // DESIGN.md: a signed zone with a rewrite policy is reported at load;
+    // A signed zone with a rewrite policy is reported at load;
     // the RRSIGs over rewritten RRsets are dropped, so validators behind
     // the secondaries see those names as unsigned data in a signed zone.
     if (IsSigned(*upstream)) {

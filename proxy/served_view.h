@@ -1,6 +1,6 @@
 // From a version of the primary's zone (a transfer, or a master file) to
-// the snapshot that is served: the zone's `proxied` policy applied (DESIGN.md
-// "Rewrite: proxied records"), the served diff from the current snapshot
+// the snapshot that is served: the zone's `proxied` policy applied
+// (README "Proxied names"), the served diff from the current snapshot
 // computed between the rewritten views, and everything encoded.
 //
 // Under an unchanged policy a new version costs work proportional to the

@@ -12,7 +12,9 @@
 #include "fmt/format.h"
 #include "proxy/file_zone.h"
 #include "proxy/log.h"
+#include "proxy/run_as.h"
 #include "proxy/socket.h"
+#include "proxy/systemd_notify.h"
 #include "proxy/transfer_stream.h"
 
 namespace xfr {
@@ -29,6 +31,16 @@ std::optional<IpAddress> TransferSource(const Config& config, const ZoneConfig& 
   std::optional<SocketAddress> a = config.SourceFor(zone, SourceKind::kTransfer, v6);
   if (!a) return std::nullopt;
   return a->ip();
+}
+
+// The one-line status `systemctl status` shows.
+std::string ServingStatus(const Config& config) {
+  std::string out = fmt::format("serving {} zones on", config.zones.size());
+  for (const SocketAddress& a : config.listen) {
+    out += ' ';
+    out += a.ToString();
+  }
+  return out;
 }
 
 sigset_t HandledSignals() {
@@ -133,15 +145,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     Server* raw = s.get();
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw](const LiveZone& z) { return raw->PeerReports(z); });
+    s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
     auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
     if (!http.ok()) {
       s->BeginShutdown();
       return http.status();
     }
     s->http_ = std::move(*http);
-    LogInfo("http: /metrics /healthz /peers on {}", s->http_->address().ToString());
+    LogInfo("http: / /status.json /metrics /healthz /peers on {}",
+            s->http_->address().ToString());
   }
   if (absl::Status st = s->StartControl(); !st.ok()) {
+    s->BeginShutdown();
+    return st;
+  }
+  // Everything that needed root is done: the listeners, the http and
+  // control sockets and state-dir. The account switched to keeps state-dir
+  // and the control socket.
+  std::vector<std::string> hand_over;
+  if (!config.state_dir.empty()) hand_over.push_back(config.state_dir);
+  if (!config.control_socket.empty()) hand_over.push_back(config.control_socket);
+  if (absl::Status st = ApplyRunAs(config.run_as, hand_over); !st.ok()) {
     s->BeginShutdown();
     return st;
   }
@@ -304,16 +328,32 @@ void Server::ScheduleLogFlush() {
 }
 
 absl::StatusOr<std::vector<std::string>> Server::Reload() {
+  NotifyService(ServiceState::kReloading, fmt::format("reloading {}", config_.path));
+  auto result = ReloadConfig();
+  // Serving never stopped, so systemd hears READY whatever the outcome.
+  std::string status = ServingStatus(config_);
+  if (!result.ok()) {
+    status += fmt::format("; reload failed: {}", std::string(result.status().message()));
+  } else if (!result->empty()) {
+    status += fmt::format("; {} zone files failed to load", result->size());
+  }
+  NotifyService(ServiceState::kReady, status);
+  return result;
+}
+
+absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   // A broken zone file is not a reload error: that zone keeps serving its
   // last good version (LoadFileZones says so in the log).
   auto config = LoadConfig(config_.path);
   if (!config.ok()) return config.status();
   if (config->listen != config_.listen || config->threads != config_.threads ||
-      config->control_socket != config_.control_socket) {
-    LogWarning("listen addresses, threads and the control socket change only on restart");
+      config->control_socket != config_.control_socket || config->run_as != config_.run_as) {
+    LogWarning("listen addresses, threads, the control socket, user and group change only on "
+               "restart");
     config->listen = config_.listen;
     config->threads = config_.threads;
     config->control_socket = config_.control_socket;
+    config->run_as = config_.run_as;
   }
   auto store = ZoneStore::FromConfig(*config, store_.get());
   if (!store.ok()) return store.status();
@@ -561,6 +601,7 @@ void Server::RestoreZones() {
 void Server::BeginShutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  NotifyService(ServiceState::kStopping, "stopping");
   if (notify_) notify_->Stop();
   upstream_.clear();  // abandons every exchange with a primary
   for (auto& w : workers_) {
@@ -579,6 +620,9 @@ void Server::WaitForWorkers() {
 }
 
 int Server::Run() {
+  // Listening, with what state-dir and the zone files held loaded: a
+  // Type=notify unit counts as started from here.
+  NotifyService(ServiceState::kReady, ServingStatus(config_));
   // The serving threads already run; this thread owns the zones.
   owner_loop_->Run();
   // Clean shutdown: the control socket goes (a crash leaves it stale, and

@@ -18,6 +18,7 @@
 #include "proxy/config.h"
 #include "proxy/control_server.h"
 #include "proxy/event_loop.h"
+#include "proxy/http_routes.h"
 #include "proxy/http_server.h"
 #include "proxy/metrics.h"
 #include "proxy/notify_sender.h"
@@ -54,7 +55,9 @@ class Server {
   // Re-reads the config (SIGHUP, `ctl reload`); an error keeps the running
   // configuration and says why. Applied, it returns the zone files that
   // could not be loaded.
+  // Tells systemd it is reloading, and ready again after (ReloadConfig).
   absl::StatusOr<std::vector<std::string>> Reload();
+  absl::StatusOr<std::vector<std::string>> ReloadConfig();
   void BeginShutdown();
   // Every second on the owner's loop: FlushLogSuppression (proxy/log.h).
   void ScheduleLogFlush();
@@ -89,7 +92,12 @@ class Server {
   // for with a bound.
   absl::Status StartControl();
   ControlResponse HandleControl(const ControlRequest& request);
-  ZoneStatus StatusOf(const ZoneConfig& zone);
+  // With `peers`, also the zone's peers, as gathered for the count.
+  ZoneStatus StatusOf(const ZoneConfig& zone, std::vector<PeerReport>* peers = nullptr);
+  // Every zone's status and peers for /status.json, read on the owner's
+  // thread in one pass (one wait for the HTTP thread, however many zones);
+  // unset when the owner did not answer within a bound.
+  std::optional<std::vector<ZoneStatusReport>> StatusReports();
   absl::StatusOr<std::string> ControlAction(const ControlRequest& request);
 
   Config config_;
@@ -111,7 +119,8 @@ class Server {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> upstream_;
   bool shutting_down_ = false;
   std::optional<StateStore> state_;  // when state-dir is set
-  // /metrics, /healthz, /peers on their own thread; destroyed first.
+  // /, /status.json, /metrics, /healthz, /peers on their own thread;
+  // destroyed first.
   std::unique_ptr<StatusPages> status_pages_;
   std::unique_ptr<HttpServer> http_;
   // `xfrproxy ctl` on its own thread; destroyed first. `control_stopping_`

@@ -18,6 +18,9 @@ namespace {
 // every changed zone and may take longer (the client waits 75 s).
 constexpr absl::Duration kOwnerBound = absl::Seconds(5);
 constexpr absl::Duration kReloadBound = absl::Seconds(60);
+// The status page polls every two seconds: a request that waits longer
+// than that answers 503 and the page keeps what it showed.
+constexpr absl::Duration kStatusPageBound = absl::Seconds(2);
 
 // Runs `fn` on `loop` and waits for its result, at most `bound`, and not
 // past `stopping` (the owner's loop has ended: it would never run).
@@ -55,7 +58,7 @@ absl::Status Server::StartControl() {
   return absl::OkStatus();
 }
 
-ZoneStatus Server::StatusOf(const ZoneConfig& zc) {
+ZoneStatus Server::StatusOf(const ZoneConfig& zc, std::vector<PeerReport>* peers) {
   ZoneStatus s;
   s.name = zc.name.ToText();
   s.file = zc.has_file();
@@ -93,11 +96,30 @@ ZoneStatus Server::StatusOf(const ZoneConfig& zc) {
     }
     if (cur) s.expire_seconds = e->ExpireRemaining(*cur, now);
   }
-  for (const PeerReport& p : CollectPeerReports(zc.name, cur)) {
+  std::vector<PeerReport> reports = CollectPeerReports(zc.name, cur);
+  for (const PeerReport& p : reports) {
     ++s.peers_total;
     if (p.state == PeerSyncName(PeerSync::kInSync)) ++s.peers_in_sync;
   }
+  if (peers) *peers = std::move(reports);
   return s;
+}
+
+std::optional<std::vector<ZoneStatusReport>> Server::StatusReports() {
+  return OnOwner<std::vector<ZoneStatusReport>>(
+      *owner_loop_, control_stopping_, kStatusPageBound, [this] {
+        std::vector<ZoneStatusReport> out;
+        out.reserve(config_.zones.size());
+        for (const ZoneConfig& z : config_.zones) {
+          ZoneStatusReport& r = out.emplace_back();
+          r.status = StatusOf(z, &r.peers);
+          LiveZone* e = store_->Find(z.name);
+          if (std::shared_ptr<const ServedZone> cur = e ? e->Current() : nullptr) {
+            r.loaded_at = cur->refreshed_at;
+          }
+        }
+        return out;
+      });
 }
 
 // refresh, retransfer, notify: started on the owner's thread; the answer

@@ -1,5 +1,5 @@
-// Crash-safe persistence of served zones in `state-dir` (DESIGN.md
-// "Persistence"): per zone, a snapshot of one version and an append-only
+// Crash-safe persistence of served zones in `state-dir`
+// (docs/architecture.md, "On disk"): per zone, a snapshot of one version and an append-only
 // journal of the diffs since (and a bounded history before) it, so that on
 // start the proxy serves at once, IXFR from persisted serials included, and a
 // crash or kill -9 at any moment loses nothing that was served before.
@@ -34,7 +34,7 @@
 // one full transfer from the primary, which is what the caller does next.
 //
 // Not thread-safe: one StateStore is owned by the single owner of zone
-// changes (DESIGN.md "Threads").
+// changes (docs/architecture.md, "Threads").
 #pragma once
 
 #include <cstddef>

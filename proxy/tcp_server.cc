@@ -291,6 +291,7 @@ class TcpServer::Connection : public CompletionTarget {
         // and the receive then sees EOF and closes the connection.
         if (r.transfer->CloseAfter()) ::shutdown(fd_, SHUT_RDWR);
         server_.stats_.transfers_done.Add();
+        server_.stats_.transfers_per_minute.Add(server_.loop_.Now());
         if (server_.on_transfer_sent_) {
           server_.on_transfer_sent_(*r.transfer, peer_, server_.loop_.Now());
         }

@@ -21,7 +21,7 @@
 
 namespace xfr {
 
-// Who may transfer a zone (DESIGN.md "Access"). `allow` is the address ACL
+// Who may transfer a zone (README "Access"). `allow` is the address ACL
 // and always applies: nothing, not even a valid key, admits an address it
 // leaves out (a key is a shared secret that can leak; the ACL is what the
 // operator wrote about where transfers may go). At an address where

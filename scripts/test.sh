@@ -2,6 +2,7 @@
 # The whole test suite from a clean checkout: installs the Debian packages,
 # builds the release, sanitizer and fuzz flavours, and runs
 #   - unit, integration and interop tests on the release build,
+#   - the Debian package: built, checked, installed, run and purged,
 #   - unit and integration tests again under ASan+UBSan,
 #   - every libFuzzer target briefly from its seed corpus.
 # Prints one closing line "N passed, N failed" and exits non-zero on failure.
@@ -43,7 +44,8 @@ for flavour in release asan fuzz; do
     continue
   fi
   case "$flavour" in
-    release) run_ctest release -j2 -L 'unit|integration|interop' ;;
+    release) run_ctest release -j2 -L 'unit|integration|interop'
+             run_ctest release -L package ;;
     asan)    run_ctest asan -j2 -L 'unit|integration' ;;
     fuzz)    run_ctest fuzz -j2 -L fuzz ;;
   esac

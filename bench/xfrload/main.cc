@@ -1,4 +1,4 @@
-// xfrload: the load tool of DESIGN.md ("Command line"). Two modes:
+// xfrload: the load tool. Two modes:
 // `secondaries`, N simulated secondaries against one server, and
 // `primary`, a synthetic primary serving a changing zone (primary_cli.cc).
 #include <pthread.h>
@@ -20,7 +20,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: xfrload secondaries --target ADDR:PORT --zone ZONE [options]\n"
     "       xfrload primary --listen ADDR:PORT --zone ZONE [options]\n"
-    "       xfrload secondaries|primary --help\n";
+    "       xfrload secondaries|primary --help\n"
+    "       xfrload --version\n";
 
 int RunSecondaries(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
@@ -82,6 +83,11 @@ int main(int argc, char** argv) {
   if (mode == "primary") return xfr::load::RunPrimaryCommand(args);
   if (mode == "--help" || mode == "-h") {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (mode == "--version" || mode == "-V") {
+    // The project's version (CMakeLists.txt): xfrload ships with xfrproxy.
+    std::puts("xfrload " XFR_VERSION);
     return 0;
   }
   std::fprintf(stderr, "xfrload: unknown mode '%s'\n%s", mode.c_str(), kUsage);

@@ -80,7 +80,7 @@ struct SecondariesOptions {
 // base + i. The parser checks that the N addresses do not run out.
 SocketAddress NotifyListenAddress(const SocketAddress& base, uint32_t i);
 
-// The `secondaries:` list of an xfrproxy zone (DESIGN.md "Configuration")
+// The `secondaries:` list of an xfrproxy zone (docs/configuration.md)
 // naming the N listen addresses (with `key:` when --tsig is given), for
 // scripts that configure xfrproxy to notify these secondaries.
 std::string SecondariesConfigYaml(const SecondariesOptions& options);

@@ -1,4 +1,4 @@
-// xfrload's synthetic primary (DESIGN.md "Command line"): serves SOA (UDP
+// xfrload's synthetic primary (`xfrload primary`): serves SOA (UDP
 // and TCP), AXFR and IXFR of a generated zone (bench/xfrload/zone_gen.h)
 // that changes R times a second, keeps a journal so IXFR from recent
 // serials is a diff, and NOTIFYs given targets after every change, retrying

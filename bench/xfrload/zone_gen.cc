@@ -343,7 +343,7 @@ bool Modify(Record& r, const ZoneVersion& zone, Rng& rng, uint32_t serial, uint3
   } else if (r.type == RRType::kCNAME && (rng.Next() & 1)) {
     put(ExternalName("e", rng.Below(10000), "cdn-edge.example.net"));
   } else if (zone.FindRRset(r.owner, r.type).size() == 1) {
-    // A TTL-only change is a change (DESIGN.md); only for a record alone
+    // A TTL-only change is a change of the zone; only for a record alone
     // in its RRset, whose TTLs must agree (RFC 2181 §5.2).
     r.ttl = r.ttl == 300 ? 600 : 300;
     return true;

@@ -1,4 +1,4 @@
-// The rewrite rules of DESIGN.md "Rewrite: proxied records", one case each:
+// The rewrite rules of README "Proxied names", one case each:
 // which names a pattern reaches, what happens to A/AAAA/CNAME, RRSIGs and
 // everything else at a proxied name, and that an incremental rewrite gives
 // the diff between rewritten views.

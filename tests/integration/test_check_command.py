@@ -4,6 +4,7 @@ zone file the server would refuse fails with file:line and the rule broken,
 every problem listed; a state-dir that cannot be created or written fails
 naming the path and the reason."""
 import os
+import re
 import subprocess
 import unittest
 
@@ -60,6 +61,15 @@ class CheckCommandTest(unittest.TestCase):
         self.assertIn("zone example.com.: file ", r.stdout)
         self.assertIn("allow-transfer 127.0.0.0/8 ::1/128", r.stdout)
         self.assertEqual(r.stderr, "")
+
+    def test_packaged_config_passes(self):
+        # /etc/xfrproxy/xfrproxy.yaml as the Debian package installs it.
+        r = self.run_proxy("check", "--config",
+                           os.path.join(xfrtest.SOURCE_DIR, "packaging", "xfrproxy.yaml"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("OK: 0 zones", r.stdout)
+        self.assertIn("listen 127.0.0.1:53", r.stdout)
+        self.assertIn("state-dir /var/lib/xfrproxy", r.stdout)
 
     def test_good_config_prints_a_line_per_zone(self):
         path, r = self.check(GOOD)
@@ -191,8 +201,14 @@ class CheckCommandTest(unittest.TestCase):
         self.assertIn("nope.yaml: cannot open", r.stderr)
 
     def test_command_line(self):
+        # The version is the project's, from CMakeLists.txt, in both tools.
+        with open(os.path.join(xfrtest.SOURCE_DIR, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(xfrproxy .*VERSION ([0-9.]+)\)", f.read()).group(1)
         r = self.run_proxy("--version")
-        self.assertEqual((r.returncode, r.stdout.strip()), (0, "xfrproxy 0.1.0"))
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, f"xfrproxy {version}"))
+        r = subprocess.run([xfrtest.binary("bench", "xfrload"), "--version"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, f"xfrload {version}"))
         r = self.run_proxy("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("check --config FILE", r.stdout)

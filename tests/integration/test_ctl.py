@@ -1,4 +1,4 @@
-"""`xfrproxy ctl` against a running xfrproxy (DESIGN.md "Operations").
+"""`xfrproxy ctl` against a running xfrproxy (docs/operations.md, "Control").
 
 A file zone with two secondaries (Python UDP sockets that answer NOTIFY)
 and a state-dir, so the control socket is at its default place,

@@ -1,4 +1,4 @@
-"""One primary, one xfrproxy, 1,000 secondaries (DESIGN.md "Fan-out").
+"""One primary, one xfrproxy, 1,000 secondaries.
 
 A fake primary serves the zone; xfrproxy follows it with 1,000 configured
 secondaries, played by 1,000 UDP sockets in this process. After a change on

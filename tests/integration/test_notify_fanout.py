@@ -1,4 +1,4 @@
-"""NOTIFY fan-out end to end (DESIGN.md "Fan-out", RFC 1996).
+"""NOTIFY fan-out end to end (RFC 1996).
 
 Python UDP sockets on loopback play the secondaries. After a zone file
 change and SIGHUP, every one of them must get a NOTIFY (opcode 4, QR=0,

@@ -1,4 +1,4 @@
-"""/peers per-peer state end to end (DESIGN.md "Fan-out").
+"""/peers per-peer state end to end.
 
 Python UDP sockets on their own loopback addresses (127.0.0.x, so that a
 transfer from one of them is told apart from the others) play the

@@ -1,5 +1,5 @@
-"""Proxied names are served as edge addresses (DESIGN.md "Rewrite: proxied
-records"), end to end through xfrproxy serving a master file:
+"""Proxied names are served as edge addresses (README "Proxied
+names"), end to end through xfrproxy serving a master file:
 
   - the AXFR is the rewritten view: at www and at every name below cdn the
     A/AAAA/CNAME RRsets are the edge addresses with the policy's TTL, other

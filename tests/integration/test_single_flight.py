@@ -1,4 +1,4 @@
-"""Single flight (DESIGN.md "Fan-out"): secondaries notified directly by the
+"""Single flight: secondaries notified directly by the
 primary ask xfrproxy for a serial it has not fetched yet. Their requests
 wait on ONE upstream transfer and are then answered from the new data; the
 primary sees one transfer however many secondaries ask."""

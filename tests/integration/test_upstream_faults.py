@@ -262,7 +262,7 @@ class BrokenTransfersTest(ProxyCase):
         self.fallback_case("rcode", rcode=FORMERR)
 
     def test_ixfr_servfail_falls_back_to_axfr(self):
-        # DESIGN.md: any rcode other than NOERROR; BIND answers SERVFAIL when
+        # Any rcode other than NOERROR; BIND answers SERVFAIL when
         # its journal is unusable, while its AXFR still works.
         self.fallback_case("rcode", rcode=SERVFAIL)
 

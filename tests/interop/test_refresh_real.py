@@ -16,7 +16,7 @@ ixfr-from-differences) the test asserts:
   - knotd, NSD and named hold the new serial and exactly named's content;
   - /peers lists the three secondaries, each `in-sync` at the new serial
     (fields address, serial, state, seconds_behind).
-NOTIFY policy (DESIGN.md "Upstream"): a NOTIFY signed with a key that is not
+NOTIFY policy: a NOTIFY signed with a key that is not
 the zone's is refused and moves nothing, while one signed with the zone's
 key is accepted; with `notify-key: required` named's unsigned NOTIFY is
 refused (the zone stays where it was) and a signed one is accepted.

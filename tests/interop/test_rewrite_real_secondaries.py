@@ -1,5 +1,5 @@
-"""Real secondaries hold the rewritten zone (issue 5, DESIGN.md "Rewrite:
-proxied records"):
+"""Real secondaries hold the rewritten zone (README "Proxied
+names"):
 
     knotd (primary, NOTIFY) -> xfrproxy with a `proxied` policy
         -> knotd, NSD and named as secondaries (xfrproxy NOTIFYs them)
@@ -54,7 +54,7 @@ def proxied(owner):
 
 
 def rewrite(records):
-    """The oracle: DESIGN.md's rules applied to dig-parsed records."""
+    """The oracle: the README's rules applied to dig-parsed records."""
     out, touched = set(), set()
     for r in records:
         owner, ttl, cls, typ, rdata = r

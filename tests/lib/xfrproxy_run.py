@@ -98,14 +98,17 @@ class XfrProxy:
     """xfrproxy on loopback from a temp dir; a context manager.
 
     `ipv6` adds a [::1] listener on the same port. `extra` is appended to
-    the config verbatim (e.g. a `limits:` block). `wrap` is put before the
-    command (e.g. a namespace set up by a shell); `env` replaces the
-    environment, and `env_for_log(log_path)`, when given, returns it once the
+    the config verbatim (e.g. a `limits:` block). `host` is the IPv4
+    listen address, `env` the process's environment (None: this one's).
+    `wrap` is put before the command (e.g. a namespace set up by a shell);
+    `env_for_log(log_path)`, when given, returns the environment once the
     log file (the daemon's stdout and stderr) exists."""
 
     def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None,
-                 wrap=(), env=None, env_for_log=None):
+                 host=xfrtest.LOOPBACK, env=None, wrap=(), env_for_log=None):
         self.zones = list(zones)
+        self.host = host
+        self.env = env
         self.keys = list(keys)
         self.ipv6 = ipv6
         self.threads = threads
@@ -115,7 +118,6 @@ class XfrProxy:
         self.process = None
         self.returncode = None
         self.wrap = list(wrap)
-        self.env = env
         self.env_for_log = env_for_log
         self.config_path = self.path("xfrproxy.yaml")
         self.log_path = self.path("xfrproxy.log")
@@ -124,7 +126,7 @@ class XfrProxy:
         return os.path.join(self.dir.path, name)
 
     def config_text(self):
-        listen = [f"127.0.0.1:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
+        listen = [f"{self.host}:{self.port}"] + ([f"[::1]:{self.port}"] if self.ipv6 else [])
         out = [f"listen: {_yaml_list(listen)}", f"threads: {self.threads}"]
         if self.keys:
             out.append("keys:")
@@ -158,7 +160,9 @@ class XfrProxy:
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
 
-    def start(self, timeout=60.0):
+    def start(self, timeout=60.0, wait=True):
+        """Writes the files and starts the process; with `wait`, returns once
+        every zone answers SOA."""
         for z in self.zones:
             self.write_zone(z, z.text)
         self.write_config()
@@ -167,9 +171,11 @@ class XfrProxy:
         if self.env_for_log is not None:
             open(self.log_path, "wb").close()  # Process truncates it, same inode
             env = self.env_for_log(self.log_path)
-        self.process = xfrtest.Process(argv, self.log_path, env=env, cwd=self.dir.path)
+        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path, env=env)
+        if not wait:
+            return self
         try:
-            xfrtest.wait_tcp(self.port, timeout=timeout, proc=self.process)
+            xfrtest.wait_tcp(self.port, host=self.host, timeout=timeout, proc=self.process)
             for z in self.zones:
                 self.wait_serial(z.name, None, timeout=timeout)
         except Exception as e:
@@ -188,7 +194,7 @@ class XfrProxy:
             if self.process.poll() is not None:
                 raise RuntimeError(f"xfrproxy exited with {self.process.poll()}:\n{self.log()[-4000:]}")
             try:
-                m = udp_query(self.port, query(zone, SOA), timeout=1.0)
+                m = udp_query(self.port, query(zone, SOA), host=self.host, timeout=1.0)
                 last = m
                 if m.rcode == NOERROR and m.answer and m.answer[0].type == SOA:
                     s = m.answer[0].soa_serial()

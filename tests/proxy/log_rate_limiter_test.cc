@@ -40,7 +40,8 @@ std::vector<Step> Concat(std::initializer_list<std::vector<Step>> parts) {
 TEST(LogRateLimiter, Scenarios) {
   const LogRateLimiter::Options ten_per_10s{10, absl::Seconds(10)};
   const Scenario scenarios[] = {
-      {"under the burst everything is written", ten_per_10s, Burst("a", absl::ZeroDuration(), 10, 10)},
+      {"under the burst everything is written", ten_per_10s,
+       Burst("a", absl::ZeroDuration(), 10, 10)},
       {"over the burst the rest is held back", ten_per_10s, Burst("a", absl::Seconds(1), 25, 10)},
       {"the next window reports what was held back", ten_per_10s,
        Concat({Burst("a", absl::ZeroDuration(), 13, 10),

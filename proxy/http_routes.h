@@ -1,0 +1,62 @@
+// The operator's HTTP endpoint, I/O-free: which path gives what. /metrics,
+// /healthz and /peers render from the published zone snapshots and the
+// counters (proxy/metrics.h); / is the status page (proxy/status_page.h)
+// and /status.json its data (proxy/status_json.h), gathered from the zone
+// owner's thread through a StatusSource.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "proxy/http_server.h"
+#include "proxy/metrics.h"
+#include "proxy/stats.h"
+#include "proxy/status_json.h"
+#include "proxy/zone_store.h"
+
+namespace xfr {
+
+// Every zone's status and peers, in configuration order; unset when the
+// zone owner did not answer in time (busy building a large version). It
+// runs on the HTTP thread and must bound its wait.
+using StatusSource = std::function<std::optional<std::vector<ZoneStatusReport>>()>;
+
+// The handler behind the HTTP server. The store is swapped on reload from
+// another thread, hence the atomic pointer.
+class StatusPages {
+ public:
+  using ClockFn = std::function<absl::Time()>;
+
+  StatusPages(const ServerStats& stats, std::shared_ptr<const ZoneStore> store,
+              ClockFn clock = [] { return absl::Now(); });
+
+  // Any thread, e.g. after a reload built a new store.
+  void SetStore(std::shared_ptr<const ZoneStore> store) {
+    store_.store(std::move(store), std::memory_order_release);
+  }
+  // Before the server starts.
+  void SetPeerSource(PeerSource peers) { peers_ = std::move(peers); }
+  void SetStatusSource(StatusSource status) { status_ = std::move(status); }
+
+  HttpResponse Handle(const HttpRequest& request) const;
+  // A handler for HttpServer::Start; `this` must outlive the server.
+  HttpHandler AsHandler() const {
+    return [this](const HttpRequest& r) { return Handle(r); };
+  }
+
+ private:
+  HttpResponse StatusJson() const;
+
+  const ServerStats& stats_;
+  std::atomic<std::shared_ptr<const ZoneStore>> store_;
+  ClockFn clock_;
+  absl::Time started_;
+  PeerSource peers_;
+  StatusSource status_;
+};
+
+}  // namespace xfr
