@@ -251,6 +251,9 @@ absl::Status Server::SetupWorker(Worker& w) {
     (*tcp)->OnTransferSent([resp = w.responder.get()](const TransferStream& t,
                                                       const SocketAddress& peer, absl::Time now) {
       ReportTransferSent(*resp->store(), t, peer, now);
+      // Off unless asked for: a busy server would write a line per peer
+      // per change.
+      if (LogTransfersEnabled()) LogInfo("{}", DescribeTransferSent(t, peer, now));
     });
     w.tcp.push_back(std::move(*tcp));
   }
@@ -312,10 +315,20 @@ absl::Status Server::StartWorkers() {
     return absl::InternalError(fmt::format("signalfd: {}", std::strerror(errno)));
   }
   signals_ = std::make_unique<SignalWatcher>(*this, *owner_loop_, sfd);
+  ScheduleLogFlush();
   LogInfo("serving {} zones on {} addresses with {} threads and a zone owner ({})",
           config_.zones.size(), config_.listen.size(), n,
           owner_loop_->ring().features().Describe());
   return absl::OkStatus();
+}
+
+void Server::ScheduleLogFlush() {
+  // Rate-limited lines report what they held back when their window
+  // closes; this makes that happen even after the flood has stopped.
+  owner_loop_->After(absl::Seconds(1), [this] {
+    FlushLogSuppression();
+    if (!owner_loop_->stopping()) ScheduleLogFlush();
+  });
 }
 
 absl::StatusOr<std::vector<std::string>> Server::Reload() {
@@ -348,6 +361,12 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   }
   auto store = ZoneStore::FromConfig(*config, store_.get());
   if (!store.ok()) return store.status();
+  ApplyLogSettings(config->log);
+  if (config->log != config_.log) {
+    // Written at the new level: lowering it to debug shows at once.
+    LogInfo("log: level {}, target {}, transfers {}", LogLevelName(config->log.level),
+            LogTargetName(config->log.target), config->log.transfers ? "on" : "off");
+  }
   config_ = std::move(*config);
   store_ = std::move(*store);
   if (notify_) notify_->Configure(config_);
@@ -629,6 +648,7 @@ int Server::Run() {
 }
 
 int RunServer(const Config& config) {
+  ApplyLogSettings(config.log);
   auto server = Server::Create(config);
   if (!server.ok()) {
     LogError("{}", std::string(server.status().message()));

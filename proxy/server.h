@@ -59,6 +59,8 @@ class Server {
   absl::StatusOr<std::vector<std::string>> Reload();
   absl::StatusOr<std::vector<std::string>> ReloadConfig();
   void BeginShutdown();
+  // Every second on the owner's loop: FlushLogSuppression (proxy/log.h).
+  void ScheduleLogFlush();
   // Creates, reconfigures or drops the upstream state machines to match
   // the config (zone owner thread only).
   void SyncUpstreams();
