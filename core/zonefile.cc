@@ -64,6 +64,8 @@ class Reader {
                     std::optional<Name>& owner, int depth);
 
  private:
+  absl::Status ReadEntries(std::string_view text, std::string_view file,
+                           Name origin, std::optional<Name>& owner, int depth);
   absl::Status Entry(const ZoneEntry& e, std::string_view file, Name& origin,
                      std::optional<Name>& owner, int depth);
   absl::Status Directive(const ZoneEntry& e, std::string_view file,
@@ -76,6 +78,7 @@ class Reader {
   std::optional<uint32_t> last_ttl_;     // last TTL written on a record
   std::optional<uint32_t> soa_minimum_;
   std::vector<uint8_t> rdata_;           // reused between records
+  uint32_t file_index_ = 0;              // of the file being read, in sources
 };
 
 absl::Status Located(std::string_view file, int line, std::string_view what) {
@@ -92,6 +95,19 @@ absl::Status Reader::Warn(std::string_view file, int line,
 
 absl::Status Reader::Read(std::string_view text, std::string_view file,
                           Name origin, std::optional<Name>& owner, int depth) {
+  uint32_t outer_file = file_index_;
+  if (options_.sources != nullptr) {
+    file_index_ = static_cast<uint32_t>(options_.sources->files.size());
+    options_.sources->files.emplace_back(file);
+  }
+  absl::Status s = ReadEntries(text, file, std::move(origin), owner, depth);
+  file_index_ = outer_file;
+  return s;
+}
+
+absl::Status Reader::ReadEntries(std::string_view text, std::string_view file,
+                                 Name origin, std::optional<Name>& owner,
+                                 int depth) {
   ZoneLexer lexer(text);
   ZoneEntry e;
   while (lexer.Next(e)) {
@@ -256,6 +272,10 @@ absl::Status Reader::Entry(const ZoneEntry& e, std::string_view file,
   rr.rclass = options_.rclass;
   rr.ttl = *ttl;
   rr.rdata.assign(rdata_.begin(), rdata_.end());
+  if (options_.sources != nullptr) {
+    options_.sources->records.push_back(
+        {file_index_, static_cast<uint32_t>(e.line)});
+  }
   return absl::OkStatus();
 }
 
@@ -284,6 +304,11 @@ absl::StatusOr<std::vector<Record>> ReadZoneFile(
   std::string text;
   if (absl::Status s = ReadWholeFile(path, text); !s.ok()) return s;
   return ReadZoneText(text, origin, path, options);
+}
+
+std::string ZoneFileSources::Where(size_t i) const {
+  if (i >= records.size() || records[i].file >= files.size()) return "";
+  return fmt::format("{}:{}", files[records[i].file], records[i].line);
 }
 
 void AppendRecordLine(const RecordView& rr, std::string& out) {

@@ -17,6 +17,21 @@
 
 namespace xfr {
 
+// Where each record of a master file came from, for messages that point at
+// a line (the zone checks of core/zone_check.h). Kept apart from Record so
+// that transfers, which have no lines, pay nothing for it.
+struct ZoneFileSources {
+  struct Line {
+    uint32_t file = 0;  // index into `files`
+    uint32_t line = 0;
+  };
+  std::vector<std::string> files;  // the file itself, then each $INCLUDE
+  std::vector<Line> records;       // one per record read, in the same order
+
+  // "FILE:LINE" of record `i`, or "" when `i` has no entry.
+  std::string Where(size_t i) const;
+};
+
 struct ZoneFileOptions {
   // Every record must be of this class (a master file holds one zone).
   RRClass rclass = RRClass::kIN;
@@ -26,6 +41,8 @@ struct ZoneFileOptions {
   bool allow_include = true;
   // Non-fatal remarks ("TTL taken from SOA MINIMUM") are appended here.
   std::vector<std::string>* warnings = nullptr;
+  // When set, filled with the file and line of every record read.
+  ZoneFileSources* sources = nullptr;
 };
 
 // Reads the master file at `path`. Relative names are completed with

@@ -2,6 +2,7 @@
 
 #include "core/ascii.h"
 #include "fmt/format.h"
+#include "proxy/config_check.h"
 #include "proxy/control_client.h"
 
 namespace xfr {
@@ -181,6 +182,18 @@ int RunCheck(const std::string& path, std::FILE* out, std::FILE* err) {
       config.ok() ? CheckZoneFiles(*config) : config.status();
   if (!status.ok()) {
     std::fprintf(err, "%s\n", std::string(ToStd(status.message())).c_str());
+    return kExitFailure;
+  }
+  std::vector<std::string> problems = CheckZoneContents(*config);
+  if (!config->state_dir.empty()) {
+    if (absl::Status s = CheckStateDirWritable(config->state_dir); !s.ok()) {
+      problems.emplace_back(ToStd(s.message()));
+    }
+  }
+  if (!problems.empty()) {
+    for (const std::string& p : problems) std::fprintf(err, "%s\n", p.c_str());
+    std::fprintf(err, "%s: %zu problem%s found\n", path.c_str(), problems.size(),
+                 problems.size() == 1 ? "" : "s");
     return kExitFailure;
   }
   std::string listen;

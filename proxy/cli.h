@@ -49,8 +49,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(
 
 std::string UsageText();
 
-// Loads `path`, checks the zone files, and writes one line per zone to
-// `out` (or the error to `err`). Returns the exit code.
+// Loads `path`, reads and checks every zone file (proxy/config_check.h),
+// checks that state-dir can be written, and writes one line per zone to
+// `out`, or every problem found to `err`. Returns the exit code.
 int RunCheck(const std::string& path, std::FILE* out, std::FILE* err);
 
 // One line describing a zone, as `check` prints it.

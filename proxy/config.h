@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "core/name.h"
 #include "core/tsig_key.h"
+#include "proxy/log.h"
 #include "proxy/net_address.h"
 #include "proxy/run_as.h"
 
@@ -160,6 +161,7 @@ struct Config {
   std::vector<TsigKeyConfig> keys;
   std::vector<ZoneConfig> zones;
   LimitsConfig limits;
+  LogSettings log;  // `log:`; level and target change on reload too
   // Defaults for every zone (a zone's own key overrides, per family).
   SourceConfig notify_source;
   SourceConfig transfer_source;

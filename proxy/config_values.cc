@@ -45,6 +45,46 @@ absl::StatusOr<Fields> Parser::MapFields(
   return out;
 }
 
+absl::Status Parser::ParseLog(const YAML::Node& n, LogSettings& log) const {
+  absl::StatusOr<Fields> f = MapFields(n, "log", {"level", "target", "transfers"});
+  if (!f.ok()) return f.status();
+  if (const Field* level = Get(*f, "level")) {
+    absl::StatusOr<std::string> v = String(level->value, "log.level");
+    if (!v.ok()) return v.status();
+    bool known = false;
+    for (LogLevel l : {LogLevel::kError, LogLevel::kWarning, LogLevel::kInfo, LogLevel::kDebug}) {
+      if (*v == LogLevelName(l)) {
+        log.level = l;
+        known = true;
+      }
+    }
+    if (!known) {
+      return Error(level->value, "log.level",
+                   fmt::format("'{}' is not a level (expected one of: error, warning, info, "
+                               "debug)",
+                               *v));
+    }
+  }
+  if (const Field* target = Get(*f, "target")) {
+    absl::StatusOr<std::string> v = String(target->value, "log.target");
+    if (!v.ok()) return v.status();
+    if (*v == "stderr") {
+      log.target = LogTarget::kStderr;
+    } else if (*v == "syslog") {
+      log.target = LogTarget::kSyslog;
+    } else {
+      return Error(target->value, "log.target",
+                   fmt::format("'{}' is not a target (expected stderr or syslog)", *v));
+    }
+  }
+  if (const Field* transfers = Get(*f, "transfers")) {
+    absl::StatusOr<bool> b = Bool(transfers->value, "log.transfers");
+    if (!b.ok()) return b.status();
+    log.transfers = *b;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Parser::String(const YAML::Node& n,
                                            std::string_view path) const {
   if (!n.IsScalar()) return Error(n, path, "expected a string");

@@ -1,17 +1,41 @@
 #include "proxy/file_zone.h"
 
 #include "core/diff.h"
+#include "core/zone_check.h"
 #include "core/zonefile.h"
 #include "fmt/format.h"
 #include "proxy/served_view.h"
 
 namespace xfr {
 
+absl::Status ZoneProblemsError(const std::vector<ZoneProblem>& problems) {
+  // One log line per reload attempt: the first few problems say enough,
+  // and `xfrproxy check` lists them all.
+  constexpr size_t kShown = 5;
+  std::string text;
+  for (size_t i = 0; i < problems.size() && i < kShown; ++i) {
+    if (i > 0) text += "; ";
+    text += problems[i].ToString();
+  }
+  if (problems.size() > kShown) {
+    text += fmt::format("; and {} more (xfrproxy check lists them all)",
+                        problems.size() - kShown);
+  }
+  return absl::InvalidArgumentError(text);
+}
+
 absl::StatusOr<std::shared_ptr<const ServedZone>> LoadFileZone(
     const ZoneConfig& zone, std::shared_ptr<const ServedZone> current,
     absl::Time now) {
-  auto records = ReadZoneFile(zone.file, zone.name);
+  ZoneFileSources sources;
+  ZoneFileOptions read_options;
+  read_options.sources = &sources;
+  auto records = ReadZoneFile(zone.file, zone.name, read_options);
   if (!records.ok()) return records.status();
+  // The checks `xfrproxy check` makes: a file they refuse is not served,
+  // and the caller keeps the last good version.
+  std::vector<ZoneProblem> problems = CheckZoneContent(zone.name, *records, &sources);
+  if (!problems.empty()) return ZoneProblemsError(problems);
   BuildOptions opts;
   opts.max_records = zone.max_records;
   auto version = ZoneVersion::Build(zone.name, std::move(*records), opts);

@@ -389,7 +389,7 @@ void NotifySender::OnDatagram(const sockaddr* from, socklen_t len, Bytes payload
   if (!peer) return;
   auto parsed = ParseMessage(payload);
   if (!parsed.ok() || parsed->question() == nullptr) {
-    LogDebug("notify: unparsable datagram from {}", peer->ToString());
+    LogDebugLimited("notify: unparsable datagram from {}", peer->ToString());
     return;
   }
   auto it = zones_.find(parsed->question()->qname);
@@ -403,8 +403,8 @@ void NotifySender::OnDatagram(const sockaddr* from, socklen_t len, Bytes payload
     if (r == VerifyReply::kAccepted) {
       LogDebug("notify: zone {}: {} answered the SOA check", zone, peer->ToString());
     } else if (r == VerifyReply::kBadTsig || r == VerifyReply::kRefused) {
-      LogWarning("notify: zone {}: {}: {}", zone, peer->ToString(),
-                 z.verifier->last_reply_text());
+      LogWarningLimited("notify: zone {}: {}: {}", zone, peer->ToString(),
+                        z.verifier->last_reply_text());
     }
     return;
   }
@@ -414,14 +414,14 @@ void NotifySender::OnDatagram(const sockaddr* from, socklen_t len, Bytes payload
       LogDebug("notify: zone {}: {} answered ({})", zone, peer->ToString(),
                parsed->rcode().ToString());
     } else {
-      LogWarning("notify: zone {}: {}: {}", zone, peer->ToString(),
-                 z.fanout->last_reply_text());
+      LogWarningLimited("notify: zone {}: {}: {}", zone, peer->ToString(),
+                        z.fanout->last_reply_text());
     }
   } else if (r == NotifyReply::kBadTsig) {
-    LogWarning("notify: zone {}: {}: {}; ignored", zone, peer->ToString(),
-               z.fanout->last_reply_text());
+    LogWarningLimited("notify: zone {}: {}: {}; ignored", zone, peer->ToString(),
+                      z.fanout->last_reply_text());
   } else {
-    LogDebug("notify: zone {}: datagram from {} ignored", zone, peer->ToString());
+    LogDebugLimited("notify: zone {}: datagram from {} ignored", zone, peer->ToString());
   }
   // The next retry may be gone; the timer firing early finds nothing due
   // and re-arms, so it is not moved here.

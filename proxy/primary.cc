@@ -56,7 +56,8 @@ Reply PrimaryResponder::Handle(Bytes request, const RequestContext& ctx) {
   absl::StatusOr<Message> msg = ParseMessage(request);
   if (!msg.ok()) {
     stats_.formerr.Add();
-    LogDebug("FORMERR to {}: {}", ctx.peer.ToString(), std::string(msg.status().message()));
+    LogDebugLimited("FORMERR to {}: {}", ctx.peer.ToString(),
+                    std::string(msg.status().message()));
     MessageBuilder b(kMaxPlainUdpSize);
     b.SetHeader(ResponseHeader(*hdr));
     b.SetRcode(Rcode::kFormErr);
@@ -115,9 +116,9 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
       // A NOTIFY that fails TSIG is a refused NOTIFY too.
       bool notify = m.header.opcode == Opcode::kNotify;
       if (notify) stats_.notify_refused.Add();
-      LogInfo("TSIG {} from {} for {}{}: {}", TsigErrorName(req.tsig->error),
-              req.ctx.peer.ToString(), notify ? "NOTIFY of " : "",
-              m.questions[0].qname.ToText(), req.tsig->detail);
+      LogInfoLimited("TSIG {} from {} for {}{}: {}", TsigErrorName(req.tsig->error),
+                     req.ctx.peer.ToString(), notify ? "NOTIFY of " : "",
+                     m.questions[0].qname.ToText(), req.tsig->detail);
       MessageBuilder b = StartResponse(m, kMaxPlainUdpSize);
       std::vector<uint8_t> out = b.Finish();
       if (!AppendTsigErrorAnswer(*req.tsig, out, req.ctx.now).ok()) return Reply::Drop();
@@ -147,8 +148,8 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
     return Error(req, Rcode::kFormErr);
   }
   if (std::optional<std::string> why = TransferRefusal(req, *entry)) {
-    LogInfo("refused {} of {} to {}: {}", q.qtype.ToString(), q.qname.ToText(),
-            req.ctx.peer.ToString(), *why);
+    LogInfoLimited("refused {} of {} to {}: {}", q.qtype.ToString(), q.qname.ToText(),
+                   req.ctx.peer.ToString(), *why);
     return Error(req, Rcode::kRefused);
   }
   if (q.qtype == RRType::kAXFR) return Transfer(req, zone, &zone->axfr);
@@ -195,9 +196,9 @@ Reply PrimaryResponder::HandleQuery(Request& req) {
     if (m.edns) (void)b.SetEdns(ResponseEdns(m, req.expire));
     return Answer(req, b);
   }
-  if (const auto* ixfr = zone->FindIxfr(have)) return Transfer(req, zone, ixfr);
+  if (const auto* ixfr = zone->FindIxfr(have)) return Transfer(req, zone, ixfr, have);
   // Not in the journal: the whole zone, AXFR-style (RFC 1995 §4).
-  return Transfer(req, zone, &zone->axfr);
+  return Transfer(req, zone, &zone->axfr, have);
 }
 
 Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
@@ -213,8 +214,8 @@ Reply PrimaryResponder::HandleNotify(Request& req, const ZoneStore& store) {
   }
   if (std::optional<std::string> why = NotifyRefusal(req, entry->notify_policy())) {
     stats_.notify_refused.Add();
-    LogInfo("refused NOTIFY for {} from {}: {}", q.qname.ToText(), req.ctx.peer.ToString(),
-            *why);
+    LogInfoLimited("refused NOTIFY for {} from {}: {}", q.qname.ToText(),
+                   req.ctx.peer.ToString(), *why);
     return Error(req, Rcode::kRefused);
   }
   std::optional<Serial> hint;
@@ -305,7 +306,8 @@ std::optional<std::string> PrimaryResponder::TransferRefusal(const Request& req,
 }
 
 Reply PrimaryResponder::Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
-                                 const std::vector<EncodedMessage>* messages) {
+                                 const std::vector<EncodedMessage>* messages,
+                                 std::optional<Serial> ixfr_from) {
   const Message& m = req.msg;
   // The question as the client spelled it, but re-encoded: its bytes may
   // hold a compression pointer (legal in a query), and copied raw they
@@ -322,7 +324,7 @@ Reply PrimaryResponder::Transfer(Request& req, std::shared_ptr<const ServedZone>
   stats_.responses.Add();
   return Reply::Transfer(std::make_unique<EncodedTransferStream>(
       std::move(zone), messages, m.header.id, m.header.rd, std::move(question),
-      std::move(opt), std::move(signer), req.ctx.now));
+      std::move(opt), std::move(signer), req.ctx.now, ixfr_from.has_value(), ixfr_from));
 }
 
 }  // namespace xfr

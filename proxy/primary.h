@@ -50,8 +50,10 @@ class PrimaryResponder : public Responder {
   Reply Answer(Request& req, MessageBuilder& b);
   Reply Error(Request& req, Rcode rcode);
   Reply SoaAnswer(Request& req, const ServedZone& zone);
+  // `ixfr_from`: the serial an IXFR request holds (nullopt for AXFR).
   Reply Transfer(Request& req, std::shared_ptr<const ServedZone> zone,
-                 const std::vector<EncodedMessage>* messages);
+                 const std::vector<EncodedMessage>* messages,
+                 std::optional<Serial> ixfr_from = std::nullopt);
   // Why a request may not have the zone's data (for the log), or nothing
   // when it may.
   static std::optional<std::string> TransferRefusal(const Request& req, const LiveZone& zone);

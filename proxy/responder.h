@@ -7,16 +7,28 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "core/name.h"
+#include "core/serial.h"
 #include "core/wire.h"
 #include "proxy/net_address.h"
 
 namespace xfr {
 
 struct ServedZone;  // fanout/served_zone.h
+
+// What a finished transfer carried, for the `log: {transfers: true}` line.
+struct TransferFacts {
+  bool ixfr_requested = false;   // the client asked IXFR (else AXFR)
+  std::optional<Serial> from;    // IXFR: the serial the client said it holds
+  bool incremental = false;      // answered with diffs (else the whole zone)
+  size_t messages = 0;
+  uint64_t bytes = 0;            // DNS messages, without TCP length prefixes
+  absl::Time started;
+};
 
 enum class Transport : uint8_t { kUdp, kTcp };
 
@@ -38,6 +50,8 @@ class TransferStream {
   // The version this answer serves, when it is one of a zone's: once the
   // last message is sent, the peer holds that serial (/peers).
   virtual const ServedZone* served() const { return nullptr; }
+  // Counted as the stream goes; only a zone's transfer has them.
+  virtual std::optional<TransferFacts> facts() const { return std::nullopt; }
 };
 
 struct Reply {

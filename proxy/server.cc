@@ -144,9 +144,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   if (config.http) {
     Server* raw = s.get();
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
-    s->status_pages_->SetPeerSource([raw](const LiveZone& z) { return raw->PeerReports(z); });
+    s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
-    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
+    // Two threads: /healthz and /metrics are answered while a /status.json
+    // or /peers request waits for a busy zone owner.
+    HttpServerOptions http_options;
+    http_options.threads = 2;
+    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler(), http_options);
     if (!http.ok()) {
       s->BeginShutdown();
       return http.status();
@@ -247,6 +251,9 @@ absl::Status Server::SetupWorker(Worker& w) {
     (*tcp)->OnTransferSent([resp = w.responder.get()](const TransferStream& t,
                                                       const SocketAddress& peer, absl::Time now) {
       ReportTransferSent(*resp->store(), t, peer, now);
+      // Off unless asked for: a busy server would write a line per peer
+      // per change.
+      if (LogTransfersEnabled()) LogInfo("{}", DescribeTransferSent(t, peer, now));
     });
     w.tcp.push_back(std::move(*tcp));
   }
@@ -308,10 +315,20 @@ absl::Status Server::StartWorkers() {
     return absl::InternalError(fmt::format("signalfd: {}", std::strerror(errno)));
   }
   signals_ = std::make_unique<SignalWatcher>(*this, *owner_loop_, sfd);
+  ScheduleLogFlush();
   LogInfo("serving {} zones on {} addresses with {} threads and a zone owner ({})",
           config_.zones.size(), config_.listen.size(), n,
           owner_loop_->ring().features().Describe());
   return absl::OkStatus();
+}
+
+void Server::ScheduleLogFlush() {
+  // Rate-limited lines report what they held back when their window
+  // closes; this makes that happen even after the flood has stopped.
+  owner_loop_->After(absl::Seconds(1), [this] {
+    FlushLogSuppression();
+    if (!owner_loop_->stopping()) ScheduleLogFlush();
+  });
 }
 
 absl::StatusOr<std::vector<std::string>> Server::Reload() {
@@ -344,6 +361,12 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   }
   auto store = ZoneStore::FromConfig(*config, store_.get());
   if (!store.ok()) return store.status();
+  ApplyLogSettings(config->log);
+  if (config->log != config_.log) {
+    // Written at the new level: lowering it to debug shows at once.
+    LogInfo("log: level {}, target {}, transfers {}", LogLevelName(config->log.level),
+            LogTargetName(config->log.target), config->log.transfers ? "on" : "off");
+  }
   config_ = std::move(*config);
   store_ = std::move(*store);
   if (notify_) notify_->Configure(config_);
@@ -408,15 +431,21 @@ void Server::AttachPeers() {
   for (LiveZone* e : store_->entries()) e->SetPeers(notify_->Peers(e->name()));
 }
 
-std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
-  // PeerTable state belongs to the owner's thread: ask it, and wait a
-  // bounded time (a busy owner makes /peers slow, never the DNS side).
-  auto done = std::make_shared<std::promise<std::vector<PeerReport>>>();
-  std::future<std::vector<PeerReport>> result = done->get_future();
-  std::shared_ptr<const ServedZone> cur = zone.Current();
+absl::flat_hash_map<Name, std::vector<PeerReport>> Server::AllPeerReports() {
+  // PeerTable state belongs to the owner's thread: ask it once for every
+  // zone, and wait a bounded time (a busy owner makes /peers slow, never
+  // the DNS side).
+  using Reports = absl::flat_hash_map<Name, std::vector<PeerReport>>;
+  auto done = std::make_shared<std::promise<Reports>>();
+  std::future<Reports> result = done->get_future();
   if (!notify_ || shutting_down_) return {};
-  Name name = zone.name();
-  owner_loop_->Post([this, name, cur, done] { done->set_value(CollectPeerReports(name, cur)); });
+  owner_loop_->Post([this, done] {
+    Reports out;
+    for (LiveZone* e : store_->entries()) {
+      out.emplace(e->name(), CollectPeerReports(e->name(), e->Current()));
+    }
+    done->set_value(std::move(out));
+  });
   if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
   return result.get();
 }
@@ -619,6 +648,7 @@ int Server::Run() {
 }
 
 int RunServer(const Config& config) {
+  ApplyLogSettings(config.log);
   auto server = Server::Create(config);
   if (!server.ok()) {
     LogError("{}", std::string(server.status().message()));

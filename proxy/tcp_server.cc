@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/wire.h"
+#include "proxy/log.h"
 
 namespace xfr {
 namespace {
@@ -447,6 +448,11 @@ void TcpServer::OnCompletion(const Event& e) {
     if (accepting_ && peer) a = limiter_.Admit(peer->ip(), {this, ticket});
     if (a == ConnectionLimiter::Admission::kRefused) {
       stats_.tcp_refused_cap.Add();
+      if (accepting_ && peer) {
+        LogWarningLimited("tcp: connection from {} closed: {} connections are open, the "
+                          "tcp-connections limit",
+                          peer->ToString(), limiter_.limits().max_connections);
+      }
       ::close(fd);
     } else {
       stats_.tcp_accepted.Add();
@@ -460,6 +466,9 @@ void TcpServer::OnCompletion(const Event& e) {
         // do not read it yet (RFC 7766 §6.2.2 leaves the how to the server;
         // closing it would lose the client's query).
         c->Wait();
+        LogInfoLimited("tcp: connection from {} waits: its address has {} connections open "
+                       "(tcp-connections-per-ip)",
+                       peer->ToString(), limiter_.limits().max_connections_per_ip);
         waiting_admission_.emplace(ticket, c);
         stats_.tcp_waits.Add();
         stats_.tcp_waiting.Add(1);

@@ -24,7 +24,8 @@ EncodedTransferStream::EncodedTransferStream(
     std::shared_ptr<const ServedZone> pin,
     const std::vector<EncodedMessage>* messages, uint16_t id, bool rd,
     std::vector<uint8_t> question, std::vector<uint8_t> opt,
-    std::optional<TsigStreamSigner> signer, absl::Time now)
+    std::optional<TsigStreamSigner> signer, absl::Time now, bool ixfr_requested,
+    std::optional<Serial> ixfr_from)
     : pin_(std::move(pin)),
       messages_(messages),
       id_(id),
@@ -32,7 +33,38 @@ EncodedTransferStream::EncodedTransferStream(
       question_(std::move(question)),
       opt_(std::move(opt)),
       signer_(std::move(signer)),
-      now_(now) {}
+      now_(now),
+      ixfr_requested_(ixfr_requested),
+      ixfr_from_(ixfr_from) {}
+
+std::optional<TransferFacts> EncodedTransferStream::facts() const {
+  TransferFacts f;
+  f.ixfr_requested = ixfr_requested_;
+  f.from = ixfr_from_;
+  f.incremental = messages_ != &pin_->axfr;
+  f.messages = next_;
+  f.bytes = bytes_;
+  f.started = now_;
+  return f;
+}
+
+std::string DescribeTransferSent(const TransferStream& t, const SocketAddress& peer,
+                                 absl::Time now) {
+  const ServedZone* z = t.served();
+  std::optional<TransferFacts> f = t.facts();
+  if (z == nullptr || !f) return "";
+  std::string serials;
+  if (!f->ixfr_requested) {
+    serials = fmt::format("serial {}", z->serial().ToString());
+  } else {
+    serials = fmt::format("serial {} -> {} ({})", f->from ? f->from->ToString() : "?",
+                          z->serial().ToString(), f->incremental ? "incremental" : "AXFR-style");
+  }
+  return fmt::format("transfer: {} of {} to {}: {}, {} messages, {} bytes, {:.3f}s",
+                     f->ixfr_requested ? "IXFR" : "AXFR", z->version->origin().ToText(),
+                     peer.ToString(), serials, f->messages, f->bytes,
+                     absl::ToDoubleSeconds(now - f->started));
+}
 
 size_t EncodedTransferStream::Next(std::vector<iovec>& iov) {
   if (next_ >= messages_->size()) return 0;
@@ -55,6 +87,7 @@ size_t EncodedTransferStream::Next(std::vector<iovec>& iov) {
 
   Bytes body = m.body();
   size_t total = prefix_len + body.size() + opt_.size();
+  bytes_ += total;
   iov.push_back({p, prefix_len});
   if (!body.empty()) iov.push_back({const_cast<uint8_t*>(body.data()), body.size()});
   if (!opt_.empty()) iov.push_back({opt_.data(), opt_.size()});
@@ -75,6 +108,7 @@ size_t EncodedTransferStream::Next(std::vector<iovec>& iov) {
     IncrementArcount(MutableBytes(p, kHeaderSize));
     iov.push_back({s.tsig.data(), s.tsig.size()});
     total += s.tsig.size();
+    bytes_ += s.tsig.size();
   }
   return total;
 }

@@ -26,6 +26,14 @@ namespace xfr {
 void ReportTransferSent(const ZoneStore& store, const TransferStream& t,
                         const SocketAddress& peer, absl::Time now);
 
+// The `log: {transfers: true}` line of a finished transfer:
+//   "transfer: IXFR of example.com. to 192.0.2.7:5301: serial 5 -> 7 (incremental),
+//    3 messages, 4242 bytes, 0.012s"
+// An IXFR answered with the whole zone says "5 -> 7 (AXFR-style)", an
+// AXFR "serial 7". Empty for a stream that is not a zone's transfer.
+std::string DescribeTransferSent(const TransferStream& t, const SocketAddress& peer,
+                                 absl::Time now);
+
 class EncodedTransferStream : public TransferStream {
  public:
   // `messages` must belong to `pin`. `question` is the request's question
@@ -34,12 +42,14 @@ class EncodedTransferStream : public TransferStream {
                         const std::vector<EncodedMessage>* messages, uint16_t id,
                         bool rd, std::vector<uint8_t> question,
                         std::vector<uint8_t> opt,
-                        std::optional<TsigStreamSigner> signer, absl::Time now);
+                        std::optional<TsigStreamSigner> signer, absl::Time now,
+                        bool ixfr_requested = false, std::optional<Serial> ixfr_from = {});
 
   size_t Next(std::vector<iovec>& iov) override;
   void Release() override { scratch_.clear(); }
   size_t messages_sent() const { return next_; }
   const ServedZone* served() const override { return pin_.get(); }
+  std::optional<TransferFacts> facts() const override;
 
  private:
   struct Scratch {
@@ -56,6 +66,9 @@ class EncodedTransferStream : public TransferStream {
   std::optional<TsigStreamSigner> signer_;
   absl::Time now_;
   size_t next_ = 0;
+  bool ixfr_requested_;
+  std::optional<Serial> ixfr_from_;
+  uint64_t bytes_ = 0;
   std::deque<Scratch> scratch_;  // stable addresses while parts are in flight
 };
 

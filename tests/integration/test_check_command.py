@@ -1,5 +1,8 @@
 """`xfrproxy check` and the command line: a good config passes with one line
-per zone; a broken one fails with file:line:column and the field at fault."""
+per zone; a broken one fails with file:line:column and the field at fault; a
+zone file the server would refuse fails with file:line and the rule broken,
+every problem listed; a state-dir that cannot be created or written fails
+naming the path and the reason."""
 import os
 import re
 import subprocess
@@ -104,6 +107,93 @@ class CheckCommandTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(path + ":4:11: zones[0].file: cannot read", r.stderr)
         self.assertIn("No such file", r.stderr)
+
+    def test_zone_file_problems_are_listed_with_file_and_line(self):
+        head = ZONE  # lines 1-6; the cases add from line 7
+        cases = {
+            "syntax": (head + "bad IN A 192.0.2.999\n",
+                       [":7: bad IPv4 address '192.0.2.999'"]),
+            "out of zone": (head + "www.example.org. IN A 192.0.2.1\n",
+                            [":7: out-of-zone data: www.example.org. A is not in zone "
+                             "example.com."]),
+            "CNAME beside other data": (
+                head + "www IN CNAME ns1\n",
+                [":6: CNAME and other data at www.example.com.: A beside the CNAME at "]),
+            "two SOA": (head + "@ IN SOA ns2 hostmaster 2 7200 900 1209600 300\n",
+                        [":7: more than one SOA record for example.com. (the first is at "]),
+            "no SOA": ("$ORIGIN example.com.\n$TTL 3600\n@ IN NS ns1\nns1 IN A 192.0.2.53\n",
+                       [": zone example.com. has no SOA record at its apex"]),
+            "no NS at the apex": (
+                "$ORIGIN example.com.\n$TTL 3600\n"
+                "@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\nns1 IN A 192.0.2.53\n",
+                [":3: zone example.com. has no NS records at its apex"]),
+            "every problem at once": (
+                head + "x.example.net. IN A 192.0.2.1\nwww IN CNAME ns1\n",
+                [":6: CNAME and other data at www.example.com.",
+                 ":7: out-of-zone data: x.example.net. A"]),
+        }
+        zone_path = os.path.join(self.tmp.path, "example.com.zone")
+        for name, (text, expected) in cases.items():
+            with self.subTest(name):
+                self.tmp.file("example.com.zone", text)
+                path, r = self.check(GOOD, zone=False)
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertEqual(r.stdout, "")
+                lines = r.stderr.splitlines()
+                self.assertEqual(len(lines), len(expected) + 1, r.stderr)
+                for line, want in zip(lines, expected):
+                    self.assertTrue(line.startswith(zone_path + want), (line, want))
+                n = len(expected)
+                self.assertEqual(lines[-1],
+                                 f"{path}: {n} problem{'' if n == 1 else 's'} found")
+
+    def test_zone_over_max_records_fails(self):
+        text = GOOD.replace('allow-transfer: ["127.0.0.0/8"]',
+                            'allow-transfer: ["127.0.0.0/8"]\n    max-records: 3')
+        path, r = self.check(text)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(os.path.join(self.tmp.path, "example.com.zone") + ": ", r.stderr)
+        self.assertIn("max-records", r.stderr)
+
+    def test_state_dir_is_created_and_written(self):
+        state = os.path.join(self.tmp.path, "state")
+        path, r = self.check(GOOD + "state-dir: state\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"state-dir {state}", r.stdout)
+        self.assertTrue(os.path.isdir(state))
+        self.assertEqual(os.listdir(state), [], "the probe file was left behind")
+
+    def test_state_dir_problems_name_the_path_and_reason(self):
+        self.tmp.file("plain-file", "x")
+        cases = {
+            "parent missing": ("missing/state",
+                               "state-dir: cannot create '{}/missing/state': "
+                               "No such file or directory"),
+            "a file": ("plain-file", "state-dir: '{}/plain-file' is not a directory"),
+        }
+        for name, (sd, expected) in cases.items():
+            with self.subTest(name):
+                path, r = self.check(GOOD + f"state-dir: {sd}\n")
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                self.assertEqual(r.stderr.splitlines(),
+                                 [expected.format(self.tmp.path), f"{path}: 1 problem found"])
+
+    def test_read_only_state_dir_fails(self):
+        # Root writes through permission bits, so the directory is made
+        # read-only by a read-only bind mount in a private mount namespace.
+        xfrtest.require_tools(["unshare", "mount"])
+        state = os.path.join(self.tmp.path, "state")
+        os.mkdir(state)
+        path, _ = self.check(GOOD + "state-dir: state\n")
+        script = (f"mount --make-rprivate / && mount --bind {state} {state} && "
+                  f"mount -o remount,ro,bind {state} && exec \"$@\"")
+        r = subprocess.run([xfrtest.tool("unshare"), "-m", "sh", "-c", script, "sh",
+                            self.xfrproxy, "check", "--config", path],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stderr.splitlines(),
+                         [f"state-dir: cannot write in '{state}': Read-only file system",
+                          f"{path}: 1 problem found"])
 
     def test_missing_config_file(self):
         r = self.run_proxy("check", "--config", os.path.join(self.tmp.path, "nope.yaml"))

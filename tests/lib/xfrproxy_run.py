@@ -99,10 +99,13 @@ class XfrProxy:
 
     `ipv6` adds a [::1] listener on the same port. `extra` is appended to
     the config verbatim (e.g. a `limits:` block). `host` is the IPv4
-    listen address, `env` the process's environment (None: this one's)."""
+    listen address, `env` the process's environment (None: this one's).
+    `wrap` is put before the command (e.g. a namespace set up by a shell);
+    `env_for_log(log_path)`, when given, returns the environment once the
+    log file (the daemon's stdout and stderr) exists."""
 
     def __init__(self, zones, keys=(), ipv6=False, threads=1, extra="", port=None,
-                 host=xfrtest.LOOPBACK, env=None):
+                 host=xfrtest.LOOPBACK, env=None, wrap=(), env_for_log=None):
         self.zones = list(zones)
         self.host = host
         self.env = env
@@ -114,6 +117,8 @@ class XfrProxy:
         self.dir = xfrtest.TempDir(prefix="xfrproxy-")
         self.process = None
         self.returncode = None
+        self.wrap = list(wrap)
+        self.env_for_log = env_for_log
         self.config_path = self.path("xfrproxy.yaml")
         self.log_path = self.path("xfrproxy.log")
 
@@ -161,8 +166,12 @@ class XfrProxy:
         for z in self.zones:
             self.write_zone(z, z.text)
         self.write_config()
-        argv = [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
-        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path, env=self.env)
+        argv = self.wrap + [xfrtest.binary("proxy", "xfrproxy"), "--config", self.config_path]
+        env = self.env
+        if self.env_for_log is not None:
+            open(self.log_path, "wb").close()  # Process truncates it, same inode
+            env = self.env_for_log(self.log_path)
+        self.process = xfrtest.Process(argv, self.log_path, cwd=self.dir.path, env=env)
         if not wait:
             return self
         try:

@@ -19,6 +19,7 @@
 #include "fanout/served_zone.h"
 #include "gtest/gtest.h"
 #include "proxy/config.h"
+#include "proxy/log.h"
 
 namespace xfr::primary_test {
 
@@ -118,6 +119,9 @@ inline TsigKey Key(std::string_view name, std::string_view secret) {
 class PrimaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // These tests read the refusal reason of every case from the log: no
+    // line may be held back by the rate limit.
+    SetLogRateLimits({1'000'000, absl::Seconds(10)});
     auto config = LoadConfigText(kConfig, "x.yaml", "/nonexistent");
     ASSERT_TRUE(config.ok()) << config.status();
     auto store = ZoneStore::FromConfig(*config, nullptr);
