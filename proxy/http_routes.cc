@@ -31,19 +31,28 @@ HttpResponse StatusPages::Handle(const HttpRequest& request) const {
   } else if (request.path == "/metrics") {
     // The content type Prometheus negotiates for the text format.
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = RenderMetrics(stats_, *store, clock_(), peers_);
+    r.body = RenderMetrics(stats_, *store, clock_(), GatherPeers());
   } else if (request.path == "/healthz") {
     HealthReport h = RenderHealth(*store, clock_());
     r.status = h.healthy ? 200 : 503;
     r.body = std::move(h.text);
   } else if (request.path == "/peers") {
     r.content_type = "application/json";
-    r.body = RenderPeersJson(*store, clock_(), peers_);
+    r.body = RenderPeersJson(*store, clock_(), GatherPeers());
   } else {
     r.status = 404;
     r.body = "not found\n";
   }
   return r;
+}
+
+PeerSource StatusPages::GatherPeers() const {
+  if (!peers_) return nullptr;
+  auto all = std::make_shared<const absl::flat_hash_map<Name, std::vector<PeerReport>>>(peers_());
+  return [all](const LiveZone& zone) -> std::vector<PeerReport> {
+    auto it = all->find(zone.name());
+    return it == all->end() ? std::vector<PeerReport>{} : it->second;
+  };
 }
 
 HttpResponse StatusPages::StatusJson() const {

@@ -11,7 +11,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "core/name.h"
 #include "proxy/http_server.h"
 #include "proxy/metrics.h"
 #include "proxy/stats.h"
@@ -19,6 +21,11 @@
 #include "proxy/zone_store.h"
 
 namespace xfr {
+
+// The peers of every zone that has secondaries, by zone, read in one pass
+// (one bounded wait per request, however many zones); empty when the zone
+// owner did not answer in time. It runs on the HTTP thread.
+using AllPeersSource = std::function<absl::flat_hash_map<Name, std::vector<PeerReport>>()>;
 
 // Every zone's status and peers, in configuration order; unset when the
 // zone owner did not answer in time (busy building a large version). It
@@ -39,7 +46,7 @@ class StatusPages {
     store_.store(std::move(store), std::memory_order_release);
   }
   // Before the server starts.
-  void SetPeerSource(PeerSource peers) { peers_ = std::move(peers); }
+  void SetPeerSource(AllPeersSource peers) { peers_ = std::move(peers); }
   void SetStatusSource(StatusSource status) { status_ = std::move(status); }
 
   HttpResponse Handle(const HttpRequest& request) const;
@@ -50,12 +57,14 @@ class StatusPages {
 
  private:
   HttpResponse StatusJson() const;
+  // The peers of every zone, asked for once, as the renderers take them.
+  PeerSource GatherPeers() const;
 
   const ServerStats& stats_;
   std::atomic<std::shared_ptr<const ZoneStore>> store_;
   ClockFn clock_;
   absl::Time started_;
-  PeerSource peers_;
+  AllPeersSource peers_;
   StatusSource status_;
 };
 

@@ -51,8 +51,8 @@ struct HttpServerCallbacks {
   }
 
   // The library's own complaints (a client it cut off, a socket error) go
-  // to our log, with the rate limit and target the operator configured,
-  // instead of straight to stderr.
+  // to our log, at its level and to its target, instead of straight to
+  // stderr.
   static void OnLog(void* /*cls*/, const char* format, va_list args) {
     char line[512];
     int n = std::vsnprintf(line, sizeof line, format, args);
@@ -108,8 +108,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (!bound) return absl::InternalError("http: unexpected socket family");
 
   std::unique_ptr<HttpServer> s(new HttpServer(*bound, std::move(handler)));
-  // Its own thread (epoll inside it); errors to our log; no signals (the
-  // library sends with MSG_NOSIGNAL on Linux).
+  // Its own threads (epoll inside each); errors to our log; no signals
+  // (the library sends with MSG_NOSIGNAL on Linux).
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
   if (!bound->ip().is_v4()) flags |= MHD_USE_IPv6;
   auto timeout = static_cast<unsigned>(
@@ -133,6 +133,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       // §5.1, §3.2): a lenient parser in front of another one is how
       // requests get smuggled.
       MHD_OPTION_STRICT_FOR_CLIENT, 1,
+      // A pool of 1 is the daemon's own thread.
+      MHD_OPTION_THREAD_POOL_SIZE, std::max(1u, options.threads),
       MHD_OPTION_END);
   if (s->daemon_ == nullptr) {
     return absl::InternalError(

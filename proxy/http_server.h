@@ -65,13 +65,18 @@ struct HttpServerOptions {
   // a request head that does not fit is answered 431. Answers are sent
   // from their own buffer, so this does not bound them.
   size_t connection_memory = 32 * 1024;
+  // Threads answering requests. With more than one, a handler that waits
+  // (for the zone owner) does not hold up the others, and the handler must
+  // be safe to call concurrently. The connection limit is shared among
+  // them.
+  unsigned threads = 1;
 };
 
 class HttpServer {
  public:
   // Listens on `addr` (IPv4 or IPv6; port 0 picks a free port: see port())
-  // and serves on a thread of its own until Stop(). `handler` runs on that
-  // thread, one request at a time.
+  // and serves on threads of its own (options.threads) until Stop().
+  // `handler` runs on those threads.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const SocketAddress& addr, HttpHandler handler,
       const HttpServerOptions& options = {});

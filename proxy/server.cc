@@ -144,9 +144,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
   if (config.http) {
     Server* raw = s.get();
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
-    s->status_pages_->SetPeerSource([raw](const LiveZone& z) { return raw->PeerReports(z); });
+    s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
-    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler());
+    // Two threads: /healthz and /metrics are answered while a /status.json
+    // or /peers request waits for a busy zone owner.
+    HttpServerOptions http_options;
+    http_options.threads = 2;
+    auto http = HttpServer::Start(*config.http, s->status_pages_->AsHandler(), http_options);
     if (!http.ok()) {
       s->BeginShutdown();
       return http.status();
@@ -427,15 +431,21 @@ void Server::AttachPeers() {
   for (LiveZone* e : store_->entries()) e->SetPeers(notify_->Peers(e->name()));
 }
 
-std::vector<PeerReport> Server::PeerReports(const LiveZone& zone) {
-  // PeerTable state belongs to the owner's thread: ask it, and wait a
-  // bounded time (a busy owner makes /peers slow, never the DNS side).
-  auto done = std::make_shared<std::promise<std::vector<PeerReport>>>();
-  std::future<std::vector<PeerReport>> result = done->get_future();
-  std::shared_ptr<const ServedZone> cur = zone.Current();
+absl::flat_hash_map<Name, std::vector<PeerReport>> Server::AllPeerReports() {
+  // PeerTable state belongs to the owner's thread: ask it once for every
+  // zone, and wait a bounded time (a busy owner makes /peers slow, never
+  // the DNS side).
+  using Reports = absl::flat_hash_map<Name, std::vector<PeerReport>>;
+  auto done = std::make_shared<std::promise<Reports>>();
+  std::future<Reports> result = done->get_future();
   if (!notify_ || shutting_down_) return {};
-  Name name = zone.name();
-  owner_loop_->Post([this, name, cur, done] { done->set_value(CollectPeerReports(name, cur)); });
+  owner_loop_->Post([this, done] {
+    Reports out;
+    for (LiveZone* e : store_->entries()) {
+      out.emplace(e->name(), CollectPeerReports(e->name(), e->Current()));
+    }
+    done->set_value(std::move(out));
+  });
   if (result.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return {};
   return result.get();
 }

@@ -81,8 +81,9 @@ class Server {
   std::string RewrittenMarkerPath(const Name& zone) const;
   void MarkRewritten(const Name& zone, bool on);
   void AttachPeers();
-  // Per-peer NOTIFY state for /peers, read on the owner's thread.
-  std::vector<PeerReport> PeerReports(const LiveZone& zone);
+  // Per-peer NOTIFY state of every zone for /peers and /metrics, read on
+  // the owner's thread in one pass; empty when it did not answer in time.
+  absl::flat_hash_map<Name, std::vector<PeerReport>> AllPeerReports();
   // The same, on the owner's thread itself.
   std::vector<PeerReport> CollectPeerReports(const Name& zone,
                                              std::shared_ptr<const ServedZone> current);

@@ -16,6 +16,8 @@ h1 { font-size: 1.3em; margin: 0 0 .2em; }
 .stale { color: #b00; font-weight: bold; }
 table { border-collapse: collapse; margin-bottom: 1em; }
 th, td { text-align: left; padding: .25em .7em; border-bottom: 1px solid #ddd; }
+td { white-space: nowrap; }
+td.error { white-space: normal; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.zone { cursor: pointer; }
@@ -106,7 +108,7 @@ function peersRow(z, columns) {
       cell(r, p.serials_behind, 'num');
       cell(r, p.seconds_behind > 0 ? dur(p.seconds_behind) : '-', 'num');
       cell(r, p.seen_seconds_ago === null ? '-' : dur(p.seen_seconds_ago) + ' ago');
-      cell(r, p.last_error || '-');
+      cell(r, p.last_error || '-', 'error');
       t.appendChild(r);
     }
     td.appendChild(t);
@@ -132,7 +134,7 @@ function renderZones(doc) {
     cell(tr, expiry(z));
     cell(tr, z.journal_diffs, 'num');
     cell(tr, z.peers_total ? z.peers_in_sync + '/' + z.peers_total : '-', 'num');
-    cell(tr, z.last_error || '-');
+    cell(tr, z.last_error || '-', 'error');
     tr.addEventListener('click', () => {
       if (expanded.has(z.name)) expanded.delete(z.name); else expanded.add(z.name);
       renderZones(doc);

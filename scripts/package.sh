@@ -7,8 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${XFR_JOBS:-$(nproc)}
 dir=build/package
+# Debian's hardening flags (fortified libc calls, stack protector, read-only
+# relocations bound at start), as a package built by dpkg-buildpackage
+# gets them; without the -g and -O2 that would override the Release build's.
+flags() {
+  DEB_BUILD_MAINT_OPTIONS=hardening=+all DEB_CFLAGS_MAINT_STRIP="-g -O2" \
+    DEB_CXXFLAGS_MAINT_STRIP="-g -O2" dpkg-buildflags --get "$1"
+}
+cppflags=$(flags CPPFLAGS)
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXFR_TESTS=OFF -DXFR_BENCH=OFF \
-  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+  -DCMAKE_INSTALL_PREFIX=/usr \
+  -DCMAKE_C_FLAGS="$cppflags $(flags CFLAGS)" -DCMAKE_CXX_FLAGS="$cppflags $(flags CXXFLAGS)" \
+  -DCMAKE_EXE_LINKER_FLAGS="$(flags LDFLAGS)" >/dev/null
 cmake --build "$dir" -j "$jobs"
 rm -f "$dir"/*.deb
 (cd "$dir" && cpack -G DEB >/dev/null)

@@ -1,6 +1,7 @@
 """The running binary's HTTP endpoint: /metrics in Prometheus text format
 with the zone's serial and the counters moving with real traffic, /healthz,
-and /peers as JSON listing the configured secondaries."""
+/peers as JSON listing the configured secondaries, /status.json counting
+the transfer served, and the status page at /."""
 import json
 import socket
 import time
@@ -63,6 +64,23 @@ class HttpEndpointTest(unittest.TestCase):
             z = [z for z in doc["zones"] if z["name"] == ZONE][0]
             self.assertEqual(z["serial"], 7)
             self.assertEqual([p["address"] for p in z["peers"]], [f"127.0.0.1:{peer_port}"])
+
+            # /status.json: the zone as `ctl status` sees it, its peer, and
+            # the transfer just served counted in this minute's slot.
+            status, ctype, body = get(http_port, "/status.json")
+            self.assertEqual(status, 200)
+            self.assertEqual(ctype, "application/json")
+            doc = json.loads(body)
+            self.assertEqual(len(doc["transfers_per_minute"]), 60)
+            self.assertEqual(sum(doc["transfers_per_minute"]), after)
+            z = [z for z in doc["zones"] if z["name"] == ZONE][0]
+            self.assertEqual((z["serial"], z["health"], z["file"]), (7, "ok", True))
+            self.assertEqual([p["address"] for p in z["peers"]], [f"127.0.0.1:{peer_port}"])
+
+            status, ctype, body = get(http_port, "/")
+            self.assertEqual(status, 200)
+            self.assertEqual(ctype, "text/html; charset=utf-8")
+            self.assertIn("status.json", body)
 
             self.assertEqual(get(http_port, "/nope")[0], 404)
         peer.close()

@@ -10,6 +10,7 @@ import grp
 import signal
 import subprocess
 import unittest
+import urllib.request
 
 import xfrtest
 from xfrproxy_run import AXFR, SOA, ProxyZone, XfrProxy, query, tcp_transfer, transfer_records
@@ -70,7 +71,10 @@ class PrivilegeDropTest(unittest.TestCase):
                 self.assertEqual(int(st[cap][0], 16), 0, f"{who} {cap}")
 
     def test_runs_as_the_account_after_binding_port_53(self):
-        proxy = self.start(f"state-dir: state\nuser: {USER}\ngroup: {GROUP}\n", port=53)
+        # With the http endpoint, whose library runs threads of its own.
+        http = xfrtest.free_port()
+        proxy = self.start(f"state-dir: state\nuser: {USER}\ngroup: {GROUP}\n"
+                           f"http: \"127.0.0.1:{http}\"\n", port=53)
         pid = proxy.process.pid
         # Serving starts as soon as the listeners are bound; the switch
         # follows once the rest (control socket, state-dir) is set up.
@@ -88,6 +92,8 @@ class PrivilegeDropTest(unittest.TestCase):
             self.assertEqual((st.st_uid, st.st_gid), (self.uid, self.gid), name or state)
         code, out, err = proxy.ctl("status", ORIGIN)
         self.assertEqual(code, 0, out + err)
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/healthz", timeout=10) as r:
+            self.assertEqual(r.status, 200)
 
         # A reload after the switch reads the new file, serves it, and the
         # journal written for it is the account's.

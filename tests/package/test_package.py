@@ -122,7 +122,7 @@ class PackageTest(unittest.TestCase):
                          "purges it, so it runs only on a machine without it")
         self.assertFalse(exists("xfrproxy", pwd.getpwnam), "a user xfrproxy exists already")
         work = xfrtest.TempDir(prefix="xfr-pkg-run-")
-        proc = None
+        self.proc = None
         cached_before = [p for p in MAN_CACHE if os.path.exists(p)]
         try:
             xfrtest.run(["dpkg", "-i", self.deb], timeout=300)
@@ -133,18 +133,20 @@ class PackageTest(unittest.TestCase):
                                text=True, timeout=120)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(r.stdout + r.stderr, "")
-            proc = self.serve_as_the_unit_does(work)
+            self.serve_as_the_unit_does(work)
+            proc, self.proc = self.proc, None
             self.assertEqual(proc.stop(20.0), 0, proc.log()[-3000:])
-            proc = None
             # Purge removes state too: leave some.
             with open("/var/lib/xfrproxy/leftover", "w") as f:
                 f.write("state")
             xfrtest.run(["dpkg", "--purge", "xfrproxy"], timeout=300)
             self.check_purged()
         finally:
-            if proc is not None and proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.stop()
+            # A process of the account would keep deluser from removing it.
+            if self.proc is not None:
+                if self.proc.poll() is None:
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.stop()
             if installed() or os.path.exists(CONFIG):
                 subprocess.run(["dpkg", "--purge", "xfrproxy"], capture_output=True, timeout=300)
             for p in MAN_CACHE:
@@ -209,8 +211,8 @@ class PackageTest(unittest.TestCase):
         setpriv = [xfrtest.tool("setpriv"), f"--reuid={user}", f"--regid={group}",
                    "--init-groups", f"--inh-caps=+{cap}", f"--ambient-caps=+{cap}",
                    f"--bounding-set=-all,+{cap}", "--no-new-privs", "--"]
-        proc = xfrtest.Process(setpriv + argv, os.path.join(work.path, "xfrproxy.log"),
-                               cwd="/")
+        self.proc = proc = xfrtest.Process(setpriv + argv, os.path.join(work.path,
+                                                                        "xfrproxy.log"), cwd="/")
         xfrtest.wait_tcp(53, host=HOST, timeout=60, proc=proc)
 
         status = {}
@@ -229,7 +231,6 @@ class PackageTest(unittest.TestCase):
         self.assertEqual([r[3] for r in records].count("SOA"), 1, text)
         self.assertEqual(len(records), 5, text)
         self.assertIn(("www.pkg.test.", 3600, "IN", "AAAA", "2001:db8::80"), records)
-        return proc
 
     def check_purged(self):
         self.assertFalse(installed())

@@ -11,6 +11,7 @@
 
 #include "core/text_codecs.h"
 #include "gtest/gtest.h"
+#include "proxy/config.h"
 #include "proxy/status_page.h"
 #include "tests/proxy/json_checker.h"
 
@@ -149,6 +150,39 @@ TEST_F(HttpRoutesTest, StatusJsonWhenTheOwnerIsBusy) {
   EXPECT_NE(busy.body.find("\"error\":\"the zone owner did not answer in time"),
             std::string::npos)
       << busy.body;
+}
+
+// /peers asks for every zone's peers once, not once per zone: each ask is
+// a bounded wait on the zone owner.
+TEST_F(HttpRoutesTest, PeersAreGatheredOncePerRequest) {
+  auto config = LoadConfigText(
+      "listen: [\"127.0.0.1:5300\"]\nzones:\n  - name: a.example.\n    file: a.zone\n"
+      "  - name: b.example.\n    file: b.zone\n",
+      "x.yaml", "/nonexistent");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto store = ZoneStore::FromConfig(*config, nullptr);
+  ASSERT_TRUE(store.ok()) << store.status();
+  pages_.SetStore(*store);
+  int calls = 0;
+  pages_.SetPeerSource([&] {
+    ++calls;
+    PeerReport p;
+    p.address = "192.0.2.7:53";
+    p.state = "unknown";
+    absl::flat_hash_map<Name, std::vector<PeerReport>> all;
+    all[*Name::FromText("b.example.")] = {p};
+    return all;
+  });
+  HttpResponse r = Get("/peers");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(JsonChecker(r.body).Valid()) << r.body;
+  EXPECT_NE(r.body.find("\"name\":\"a.example.\""), std::string::npos);
+  EXPECT_EQ(r.body.find("\"address\":\"192.0.2.7:53\""),
+            r.body.rfind("\"address\":\"192.0.2.7:53\""));  // b.example.'s only
+  EXPECT_NE(r.body.find("\"address\":\"192.0.2.7:53\""), std::string::npos) << r.body;
+  EXPECT_EQ(Get("/metrics").status, 200);
+  EXPECT_EQ(calls, 2);
 }
 
 TEST_F(HttpRoutesTest, UnknownPathsAndMethods) {

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -328,6 +330,39 @@ TEST_F(HttpServerTest, IdleClientDoesNotBlockOthersAndIsClosed) {
   std::string rest = half.ReadAll(&eof);
   EXPECT_TRUE(eof) << "half-sent client not closed by the server";
   EXPECT_EQ(rest.find(" 200 "), std::string::npos) << rest;
+}
+
+// With two threads, a request whose handler waits (for the zone owner, in
+// the server) does not hold up another one.
+TEST_F(HttpServerTest, WaitingHandlerDoesNotBlockOthersWithTwoThreads) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  HttpServerOptions options;
+  options.threads = 2;
+  StartServer(options, [&](const HttpRequest& r) {
+    HttpResponse out;
+    if (r.path == "/slow") {
+      entered.set_value();
+      // Bounded, so a broken server fails the test instead of hanging it.
+      released.wait_for(std::chrono::seconds(20));
+      out.body = "slow\n";
+    } else {
+      out.body = "fast\n";
+    }
+    return out;
+  });
+  Client slow(server_->port());
+  ASSERT_TRUE(slow.connected());
+  ASSERT_TRUE(slow.Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+
+  Parsed fast = Exchange("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Answered while /slow is still held (one thread would time out here).
+  EXPECT_EQ(fast.body, "fast\n");
+  release.set_value();
+  bool eof = false;
+  EXPECT_EQ(SplitResponse(slow.ReadAll(&eof)).body, "slow\n");
 }
 
 // Over the per-address limit, a connection gets no answer and is closed;
