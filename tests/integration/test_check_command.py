@@ -127,6 +127,10 @@ class CheckCommandTest(unittest.TestCase):
                 "$ORIGIN example.com.\n$TTL 3600\n"
                 "@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\nns1 IN A 192.0.2.53\n",
                 [":3: zone example.com. has no NS records at its apex"]),
+            "name server without an address": (
+                head + "@ IN NS ns2\n",
+                [":7: NS ns2.example.com. at example.com. has no address records (A or AAAA) "
+                 "in the zone"]),
             "every problem at once": (
                 head + "x.example.net. IN A 192.0.2.1\nwww IN CNAME ns1\n",
                 [":6: CNAME and other data at www.example.com.",
