@@ -159,12 +159,17 @@ class CheckCommandTest(unittest.TestCase):
         self.assertIn(os.path.join(self.tmp.path, "example.com.zone") + ": ", r.stderr)
         self.assertIn("max-records", r.stderr)
 
-    def test_state_dir_is_created_and_written(self):
+    def test_state_dir_can_be_created_and_written(self):
         state = os.path.join(self.tmp.path, "state")
         path, r = self.check(GOOD + "state-dir: state\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"state-dir {state}", r.stdout)
-        self.assertTrue(os.path.isdir(state))
+        # Made to be tried, then removed: check leaves nothing behind (run
+        # as root, it would leave a root-owned directory for the service).
+        self.assertFalse(os.path.exists(state))
+        os.mkdir(state)
+        path, r = self.check(GOOD + "state-dir: state\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(os.listdir(state), [], "the probe file was left behind")
 
     def test_state_dir_problems_name_the_path_and_reason(self):
