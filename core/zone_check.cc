@@ -97,6 +97,28 @@ std::vector<ZoneProblem> CheckZoneContent(const Name& origin,
     }
   }
 
+  // named-checkzone's integrity check: a server named inside the zone must
+  // have its address in the zone (as glue below a cut), or nobody can reach
+  // it through this zone's delegation.
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    if (r.type != RRType::kNS || !r.owner.view().IsSubdomainOf(origin.view())) continue;
+    absl::StatusOr<Name> target = Name::FromWire(Bytes(r.rdata.data(), r.rdata.size()));
+    if (!target.ok() || !target->view().IsSubdomainOf(origin.view())) continue;
+    auto it = by_owner.find(*target);
+    bool has_address = false;
+    if (it != by_owner.end()) {
+      for (size_t j : it->second) {
+        has_address |= records[j].type == RRType::kA || records[j].type == RRType::kAAAA;
+      }
+    }
+    if (!has_address) {
+      found.push_back({i, fmt::format("NS {} at {} has no address records (A or AAAA) in the "
+                                      "zone",
+                                      target->ToText(), r.owner.ToText())});
+    }
+  }
+
   std::stable_sort(found.begin(), found.end(),
                    [](const Finding& a, const Finding& b) { return a.record < b.record; });
   std::vector<ZoneProblem> out;

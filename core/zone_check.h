@@ -1,6 +1,7 @@
 // The content checks a master file must pass before it is served, the ones
 // `named-checkzone` makes: everything under the origin, exactly one SOA and
-// it at the apex, NS records at the apex, and no CNAME beside other data.
+// it at the apex, NS records at the apex, an address for every name server
+// named inside the zone, and no CNAME beside other data.
 // Run by `xfrproxy check` and by the server each time it reads a `file:`
 // zone, so a file the check refuses is never served. No I/O: records in,
 // problems out.

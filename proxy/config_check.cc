@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "core/ascii.h"
 #include "core/zone.h"
 #include "core/zone_check.h"
@@ -49,9 +50,13 @@ absl::Status CheckStateDirWritable(const std::string& dir) {
     return absl::FailedPreconditionError(
         fmt::format("state-dir: {} '{}': {}", what, path, std::strerror(err)));
   };
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
-    return failure("cannot create", dir, errno);
-  }
+  // A directory made only to try it is removed again: `check` run as root
+  // must not leave a root-owned state-dir for the service user to trip on.
+  bool made = ::mkdir(dir.c_str(), 0750) == 0;
+  if (!made && errno != EEXIST) return failure("cannot create", dir, errno);
+  absl::Cleanup unmake = [&] {
+    if (made) ::rmdir(dir.c_str());
+  };
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return failure("cannot stat", dir, errno);
   if (!S_ISDIR(st.st_mode)) {

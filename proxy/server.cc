@@ -351,10 +351,12 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   auto config = LoadConfig(config_.path);
   if (!config.ok()) return config.status();
   if (config->listen != config_.listen || config->threads != config_.threads ||
-      config->control_socket != config_.control_socket || config->run_as != config_.run_as) {
-    LogWarning("listen addresses, threads, the control socket, user and group change only on "
-               "restart");
+      config->control_socket != config_.control_socket || config->run_as != config_.run_as ||
+      config->http != config_.http) {
+    LogWarning("listen addresses, threads, the control socket, the http endpoint, user and "
+               "group change only on restart");
     config->listen = config_.listen;
+    config->http = config_.http;
     config->threads = config_.threads;
     config->control_socket = config_.control_socket;
     config->run_as = config_.run_as;

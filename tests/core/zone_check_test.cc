@@ -14,7 +14,7 @@ constexpr std::string_view kHead =
     "$ORIGIN example.com.\n"
     "$TTL 300\n"
     "@ SOA ns1 hostmaster 1 7200 900 1209600 300\n"  // line 3
-    "@ NS ns1\n";                                    // line 4
+    "@ NS ns1.example.net.\n";                       // line 4
 
 struct Case {
   const char* name;
@@ -65,14 +65,22 @@ TEST(CheckZoneContent, NamedCheckzoneRules) {
        head + "@ SOA ns1 hostmaster 1 7200 900 1209600 300\n", {}},
       {"SOA below the apex", head + "sub SOA ns1 hostmaster 1 7200 900 1209600 300\n",
        {"z.zone:5: SOA record at sub.example.com. is not at the zone apex example.com."}},
-      {"no SOA", "$ORIGIN example.com.\n$TTL 300\n@ NS ns1\n",
+      {"no SOA", "$ORIGIN example.com.\n$TTL 300\n@ NS ns1.example.net.\n",
        {"zone example.com. has no SOA record at its apex"}},
       {"no NS at the apex", "$ORIGIN example.com.\n$TTL 300\n"
-                            "@ SOA ns1 hostmaster 1 7200 900 1209600 300\nsub NS ns1\n",
+                            "@ SOA ns1 hostmaster 1 7200 900 1209600 300\nsub NS ns.example.net.\n",
        {"z.zone:3: zone example.com. has no NS records at its apex"}},
       {"empty file", "",
        {"zone example.com. has no SOA record at its apex",
         "zone example.com. has no NS records at its apex"}},
+      {"in-zone name server without an address", head + "@ NS ns2\n",
+       {"z.zone:5: NS ns2.example.com. at example.com. has no address records (A or AAAA) "
+        "in the zone"}},
+      {"in-zone name server with an AAAA", head + "@ NS ns2\nns2 AAAA 2001:db8::2\n", {}},
+      {"delegation with glue", head + "sub NS ns.sub\nns.sub A 192.0.2.7\n", {}},
+      {"delegation without glue", head + "sub NS ns.sub\n",
+       {"z.zone:5: NS ns.sub.example.com. at sub.example.com. has no address records (A or "
+        "AAAA) in the zone"}},
       {"every problem is reported, in line order",
        head + "x.example.net. A 192.0.2.1\nwww A 192.0.2.1\nwww CNAME ns1\n",
        {"z.zone:5: out-of-zone data: x.example.net. A is not in zone example.com.",

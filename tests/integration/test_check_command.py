@@ -136,6 +136,10 @@ class CheckCommandTest(unittest.TestCase):
                 "$ORIGIN example.com.\n$TTL 3600\n"
                 "@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\nns1 IN A 192.0.2.53\n",
                 [":3: zone example.com. has no NS records at its apex"]),
+            "name server without an address": (
+                head + "@ IN NS ns2\n",
+                [":7: NS ns2.example.com. at example.com. has no address records (A or AAAA) "
+                 "in the zone"]),
             "every problem at once": (
                 head + "x.example.net. IN A 192.0.2.1\nwww IN CNAME ns1\n",
                 [":6: CNAME and other data at www.example.com.",
@@ -164,12 +168,17 @@ class CheckCommandTest(unittest.TestCase):
         self.assertIn(os.path.join(self.tmp.path, "example.com.zone") + ": ", r.stderr)
         self.assertIn("max-records", r.stderr)
 
-    def test_state_dir_is_created_and_written(self):
+    def test_state_dir_can_be_created_and_written(self):
         state = os.path.join(self.tmp.path, "state")
         path, r = self.check(GOOD + "state-dir: state\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"state-dir {state}", r.stdout)
-        self.assertTrue(os.path.isdir(state))
+        # Made to be tried, then removed: check leaves nothing behind (run
+        # as root, it would leave a root-owned directory for the service).
+        self.assertFalse(os.path.exists(state))
+        os.mkdir(state)
+        path, r = self.check(GOOD + "state-dir: state\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(os.listdir(state), [], "the probe file was left behind")
 
     def test_state_dir_problems_name_the_path_and_reason(self):

@@ -85,6 +85,23 @@ class HttpEndpointTest(unittest.TestCase):
             self.assertEqual(get(http_port, "/nope")[0], 404)
         peer.close()
 
+    def test_address_change_waits_for_restart(self):
+        """A reload that moves the endpoint says it needs a restart and keeps
+        serving where it was, instead of silently doing nothing."""
+        old_port, new_port = xfrtest.free_port(), xfrtest.free_port()
+        zone = ProxyZone(ZONE, servers.make_zone(ZONE, 5, serial=3))
+        with XfrProxy([zone], extra=f'http: "127.0.0.1:{old_port}"\n') as proxy:
+            xfrtest.wait_tcp(old_port)
+            mark = len(proxy.log())
+            proxy.extra = f'http: "127.0.0.1:{new_port}"\n'
+            proxy.write_config()
+            proxy.reload()
+            proxy.wait_log("the http endpoint", start=mark)
+            self.assertIn("change only on restart", proxy.log()[mark:])
+            self.assertEqual(get(old_port, "/healthz")[0], 200)
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", new_port), timeout=2).close()
+
 
 if __name__ == "__main__":
     xfrtest.main()

@@ -8,8 +8,10 @@ as /dev/log, so the lines syslog(3) sends are read by the test and nothing
 leaks into the machine's logger."""
 import os
 import re
+import signal
 import socket
 import struct
+import subprocess
 import unittest
 
 import xfrtest
@@ -68,6 +70,7 @@ class SyslogTargetTest(unittest.TestCase):
             self.assertTrue(line.startswith(f"<{LOG_DAEMON | 6}>"), line)
             self.assertIn(f"xfrproxy[{proxy.process.pid}]: info: zone {ZONE}: serving serial 1",
                           line)
+            read_until("serving 1 zones on")  # signals are handled from here
             # A zone file the checks refuse: an error line, and the last
             # good version is still served.
             bad = zone_text(2) + "host0 IN CNAME ns1\n"
@@ -95,7 +98,8 @@ class JournalStreamTest(unittest.TestCase):
 
         zone = ProxyZone(ZONE, zone_text(1))
         with XfrProxy([zone], env_for_log=env_for_log) as proxy:
-            proxy.wait_log("serving serial 1")
+            # Signals are handled from this line on.
+            proxy.wait_log("serving 1 zones on")
             proxy.reload()
             proxy.wait_log("SIGHUP")
             return lines(proxy.log())
@@ -114,6 +118,44 @@ class JournalStreamTest(unittest.TestCase):
         self.assertTrue(out)
         for l in out:
             self.assertRegex(l, PLAIN_LINE)
+
+
+class JournalPipeTest(unittest.TestCase):
+    def test_pipe_named_by_journal_stream_gets_priorities(self):
+        # As systemd does it: stderr is a stream whose dev:ino is in
+        # JOURNAL_STREAM (a socket there, a pipe here: both are fstat'ed).
+        zone = ProxyZone(ZONE, zone_text(1))
+        proxy = XfrProxy([zone])
+        self.addCleanup(proxy.dir.cleanup)
+        proxy.write_zone(zone, zone.text)
+        proxy.write_config()
+        r, w = os.pipe()
+        st = os.fstat(w)
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        p = subprocess.Popen([xfrtest.binary("proxy", "xfrproxy"), "--config", proxy.config_path],
+                             stdin=subprocess.DEVNULL, stdout=w, stderr=w, env=env,
+                             cwd=proxy.dir.path, start_new_session=True)
+        os.close(w)
+        out = os.fdopen(r, "r", errors="replace")
+        try:
+            seen = []
+            # Up to the line written once signals are handled, so that the
+            # SIGTERM below stops it cleanly.
+            for line in out:
+                seen.append(line.rstrip("\n"))
+                if "serving 1 zones on" in line:
+                    break
+            self.assertTrue(seen, "no output")
+            for l in seen:
+                self.assertRegex(l, JOURNAL_LINE)
+            self.assertIn(f"<6>info: zone {ZONE}: serving serial 1", "\n".join(seen))
+        finally:
+            os.kill(p.pid, signal.SIGTERM)
+            rest = out.read()  # until the daemon closes its end
+            out.close()
+            self.assertEqual(p.wait(timeout=30), 0, rest)
+        for l in lines(rest):
+            self.assertRegex(l, JOURNAL_LINE)
 
 
 class TransferLinesTest(unittest.TestCase):
