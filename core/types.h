@@ -1,6 +1,6 @@
 // Small strong types for the values that travel between modules: record
 // types and classes, response codes, opcodes. No bare integers carry meaning
-// across module boundaries (STYLE.md, point 5).
+// across module boundaries.
 #pragma once
 
 #include <cstdint>

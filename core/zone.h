@@ -1,6 +1,6 @@
 // An immutable version of one zone: every record, in canonical order, packed
 // into one arena. Versions are shared as std::shared_ptr<const ZoneVersion>
-// and published by a pointer swap (STYLE.md point 3): a transfer pins the
+// and published by a pointer swap: a transfer pins the
 // version it started with, and serving threads never lock.
 //
 // Layout (memory-lean; a 1M-record zone is normal): each record is stored

@@ -2,7 +2,7 @@
 // current version, its journal, and every answer already encoded (the AXFR
 // and one condensed IXFR per serial in the journal). A new snapshot is built
 // by the zone's single owner and published by swapping a pointer; a transfer
-// in progress pins the snapshot it started with (STYLE.md point 3).
+// in progress pins the snapshot it started with.
 #pragma once
 
 #include <memory>

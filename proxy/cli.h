@@ -1,4 +1,4 @@
-// The xfrproxy command line (DESIGN.md "Command line"):
+// The xfrproxy command line (man/xfrproxy.8):
 //   xfrproxy --config FILE          run
 //   xfrproxy check --config FILE    validate the config and its zone files
 //   xfrproxy demo [options]         everything on loopback (proxy/demo.h)

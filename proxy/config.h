@@ -1,5 +1,5 @@
-// The xfrproxy configuration: the YAML file described in DESIGN.md
-// "Configuration (YAML)", parsed and checked into plain values.
+// The xfrproxy configuration: the YAML file described in
+// docs/configuration.md, parsed and checked into plain values.
 //
 // Loading is strict: an unknown key, a duplicate key or zone, a reference to
 // an undefined TSIG key, a bad address or a malformed value is an error that
@@ -51,7 +51,7 @@ struct ProxiedName {
   bool wildcard = false;  // "*.suffix": every name strictly below `name`
 };
 
-// The rewrite policy of a zone (DESIGN.md "Rewrite: proxied records").
+// The rewrite policy of a zone (README "Proxied names").
 struct ProxiedConfig {
   std::vector<ProxiedName> names;
   std::vector<IpAddress> edge_v4;

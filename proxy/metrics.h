@@ -40,7 +40,7 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
                           absl::Time now, const PeerSource& peers = nullptr);
 
 // Healthy when every configured zone has data and none has expired (an
-// expired zone is answered SERVFAIL: DESIGN.md "Upstream"). The text is
+// expired zone is answered SERVFAIL, as RFC 1035 §4.3.5 has it). The text is
 // "ok\n", or one line per zone that is not served, e.g.
 // "example.com. not loaded\n".
 struct HealthReport {

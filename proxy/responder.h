@@ -33,8 +33,8 @@ struct TransferFacts {
 enum class Transport : uint8_t { kUdp, kTcp };
 
 // A multi-message answer being served: a cursor over messages encoded once,
-// asked for the next message each time the connection has room to send
-// (STYLE.md point 2). The parts it appends stay valid until Release().
+// asked for the next message each time the connection has room to send.
+// The parts it appends stay valid until Release().
 class TransferStream {
  public:
   virtual ~TransferStream() = default;

@@ -5,7 +5,7 @@
 // new versions, sends NOTIFY, reloads on SIGHUP and stops on SIGTERM.
 // Serving threads only pick up the versions it publishes (an atomic
 // pointer swap), so a million-record version being built never stalls a
-// transfer being served (DESIGN.md "Threads").
+// transfer being served (docs/architecture.md, "Threads").
 #pragma once
 
 #include <atomic>
