@@ -17,6 +17,7 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> g_target{static_cast<int>(LogTarget::kStderr)};
 std::atomic<bool> g_transfers{false};
 std::atomic<bool> g_journal{false};
+std::atomic<uint64_t> g_suppressed{0};  // lines held back by the limiter, ever
 constexpr std::string_view kNames[] = {"debug", "info", "warning", "error"};
 
 // Guards the limiter and openlog/closelog; never held while writing.
@@ -138,8 +139,11 @@ bool LogAdmit(LogLevel level, std::string_view key) {
     v = Limiter()->Admit(key, absl::Now(), static_cast<int>(level));
   }
   if (v.suppressed_before > 0) Suppressed(level, v.suppressed_before, key);
+  if (!v.write) g_suppressed.fetch_add(1, std::memory_order_relaxed);
   return v.write;
 }
+
+uint64_t LogLinesSuppressed() { return g_suppressed.load(std::memory_order_relaxed); }
 
 void SetLogRateLimits(LogRateLimiter::Options options) {
   std::lock_guard<std::mutex> lock(g_mu);

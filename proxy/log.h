@@ -67,6 +67,8 @@ bool JournalStreamMatches(std::string_view value, uint64_t dev, uint64_t ino);
 // format string) may be written now. Writes the count of lines held back
 // in the key's previous window first, when there was one.
 bool LogAdmit(LogLevel level, std::string_view key);
+// Lines the limiter held back since start (for /metrics).
+uint64_t LogLinesSuppressed();
 // Replaces the limits (10 lines per 10 s by default) and forgets every
 // window; for tests that read each line of a flood.
 void SetLogRateLimits(LogRateLimiter::Options options);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "fmt/format.h"
+#include "proxy/log.h"
 
 namespace xfr {
 
@@ -233,6 +234,13 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
   CounterMetric(out, "xfrproxy_zones_expired_total",
                 "Times a zone passed its EXPIRE without contact with a primary.",
                 stats.zones_expired);
+  CounterMetric(out, "xfrproxy_zone_file_refusals_total",
+                "Zone files not served (unreadable, syntax, zone checks, serial not "
+                "increased); the zone kept its last good version.",
+                stats.zone_file_refusals);
+  Family(out, "xfrproxy_log_lines_suppressed_total", "counter",
+         "Log lines held back by the rate limit on messages peers can cause.");
+  Sample(out, "xfrproxy_log_lines_suppressed_total", LogLinesSuppressed());
 
   std::vector<const LiveZone*> zones = SortedZones(store);
   Family(out, "xfrproxy_zones", "gauge", "Zones configured.");

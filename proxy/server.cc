@@ -196,6 +196,7 @@ std::vector<std::string> Server::LoadFileZones() {
           current ? fmt::format("; still serving serial {}", current->serial().ToString())
                   : std::string("; not served until the file is fixed")));
       LogError("{}", problems.back());
+      stats_.zone_file_refusals.Add();
       continue;
     }
     if (*loaded == current) continue;

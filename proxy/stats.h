@@ -102,6 +102,7 @@ struct ServerStats {
   Counter upstream_axfr_fallbacks;
   Counter upstream_refresh_failures;  // checks that ended without success
   Counter zones_expired;
+  Counter zone_file_refusals;  // file: zones whose new content was refused
 };
 
 }  // namespace xfr

@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import unittest
+import urllib.request
 
 import xfrtest
 from xfrproxy_run import (AXFR, IXFR, NOERROR, REFUSED, ProxyZone, XfrProxy, frame,
@@ -245,7 +246,8 @@ class RateLimitTest(unittest.TestCase):
     def test_refused_queries_are_limited_and_counted(self):
         zone = ProxyZone(ZONE, zone_text(1), allow_transfer=[])
         total = 40
-        with XfrProxy([zone]) as proxy:
+        http_port = xfrtest.free_port()
+        with XfrProxy([zone], extra=f'http: "127.0.0.1:{http_port}"\n') as proxy:
             with tcp_connect(proxy.port) as s:
                 s.sendall(b"".join(frame(query(ZONE, AXFR, qid=i)) for i in range(total)))
                 for _ in range(total):
@@ -265,6 +267,11 @@ class RateLimitTest(unittest.TestCase):
             # held back, and the count says how many.
             self.assertGreater(held, 0)
             self.assertLess(written, total)
+            # /metrics counts what was held back, for an alert on floods.
+            url = f"http://127.0.0.1:{http_port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as r:
+                text = r.read().decode()
+            self.assertIn(f"\nxfrproxy_log_lines_suppressed_total {held}\n", text)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,12 @@
 file becomes the next journal entry, IXFR serves it (RFC 1995), and a bad
 file or a changed file without a serial increase leaves the old version
 served, with a log line naming the problem."""
+import re
 import socket
 import struct
 import time
 import unittest
+import urllib.request
 
 import xfrtest
 from xfrproxy_run import (AXFR, IXFR, NOERROR, SOA, ProxyZone, TransferReader, XfrProxy,
@@ -44,7 +46,9 @@ def big_body(n, tag):
 class ReloadTest(unittest.TestCase):
     def setUp(self):
         self.zone = ProxyZone(ORIGIN, zone_text(1, BASE_BODY))
-        self.proxy = XfrProxy([self.zone]).start()
+        self.http_port = xfrtest.free_port()
+        self.proxy = XfrProxy([self.zone],
+                              extra=f'http: "127.0.0.1:{self.http_port}"\n').start()
         self.port = self.proxy.port
 
     def tearDown(self):
@@ -54,6 +58,12 @@ class ReloadTest(unittest.TestCase):
         self.proxy.dir.cleanup()
         self.assertTrue(alive, log[-3000:])
         self.assertEqual(code, 0, log[-3000:])
+
+    def file_refusals(self):
+        url = f"http://127.0.0.1:{self.http_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+        return int(re.search(r"^xfrproxy_zone_file_refusals_total (\d+)$", text, re.M).group(1))
 
     def axfr_set(self):
         recs = transfer_records(tcp_transfer(self.port, query(ORIGIN, AXFR)))
@@ -159,6 +169,7 @@ class ReloadTest(unittest.TestCase):
         path = self.proxy.path(self.zone.file_name)
         self.proxy.wait_log(f"{path}:{line}:", start=mark)
         self.assertIn("still serving serial 1", self.proxy.log()[mark:])
+        self.assertEqual(self.file_refusals(), 1)
         self.assertEqual(self.proxy.wait_serial(ORIGIN, None), 1)
         self.assertEqual(self.axfr_set(), (1, v1))
 
@@ -176,6 +187,7 @@ class ReloadTest(unittest.TestCase):
         self.proxy.reload()
         self.proxy.wait_log("not an increase", start=mark)
         self.assertEqual(self.axfr_set(), (1, v1))
+        self.assertEqual(self.file_refusals(), 3)
 
         # Then a good change is taken, and IXFR from 1 works.
         self.change(5, CHANGED_BODY)
