@@ -1,5 +1,6 @@
 #include "proxy/cli.h"
 
+#include "absl/strings/str_cat.h"
 #include "core/ascii.h"
 #include "fmt/format.h"
 #include "proxy/config_check.h"
@@ -151,7 +152,7 @@ std::string DescribeZone(const Config& config, const ZoneConfig& zone) {
     out += fmt::format(" file {}", zone.file);
   } else {
     out += " primaries";
-    for (const SocketAddress& p : zone.primaries) out += " " + p.ToString();
+    for (const SocketAddress& p : zone.primaries) absl::StrAppend(&out, " ", p.ToString());
     if (zone.primary_key.has_value()) {
       const TsigKeyConfig* k = config.FindKey(*zone.primary_key);
       out += fmt::format(" (key {} {})", zone.primary_key->ToText(),
@@ -198,7 +199,7 @@ int RunCheck(const std::string& path, std::FILE* out, std::FILE* err) {
   }
   std::string listen;
   for (const SocketAddress& a : config->listen) {
-    listen += (listen.empty() ? "" : " ") + a.ToString();
+    absl::StrAppend(&listen, listen.empty() ? "" : " ", a.ToString());
   }
   std::fprintf(out, "%s: OK: %zu zones, %zu keys, listen %s, http %s, "
                "%d threads, state-dir %s\n",

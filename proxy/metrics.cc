@@ -398,7 +398,10 @@ std::string RenderPeersJson(const ZoneStore& store, absl::Time now,
     out += ",\"peers\":[";
     if (peers) {
       std::vector<PeerReport> list = peers(*lz);
-      for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + PeerReportJson(list[i]);
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i) out += ',';
+        out += PeerReportJson(list[i]);
+      }
     }
     out += "]}";
   }
