@@ -161,6 +161,13 @@ absl::StatusOr<Fields> Parser::LayeredZoneFields(const YAML::Node& n,
         (own_file && IsUpstreamOnlyKey(fld.key))) {
       continue;
     }
+    if (fld.key == "secondaries") {
+      // Nothing in a secondary depends on the zone, and a provider's list
+      // can be long: copying what the template parsed once saves parsing
+      // it again for each of thousands of zones.
+      zone.secondaries = tmpl->zone.secondaries;
+      continue;
+    }
     out.push_back(fld);
   }
   return out;
