@@ -9,8 +9,8 @@ import threading
 import unittest
 
 import xfrtest
-from xfrproxy_run import (AXFR, NOERROR, REFUSED, XfrProxy, parse_message, query, read_name,
-                          tcp_transfer)
+from xfrproxy_run import (AXFR, NOERROR, REFUSED, ProxyZone, XfrProxy, parse_message, query,
+                          read_name, tcp_transfer, transfer_records)
 
 ZONES = ["a.test.", "b.test.", "c.test."]
 OWN = "own.test."  # uses the template too, but writes its own allow-transfer
@@ -146,6 +146,64 @@ class TemplatesTest(unittest.TestCase):
         xfrtest.wait_for("NOTIFY of serial 2 for every zone of the template",
                          lambda: want <= self.sink.seen())
         self.assertEqual(self.axfr_rcode(OWN), REFUSED)
+
+
+class DefaultTemplateProxy(XfrProxy):
+    """xfrproxy whose zones name no template: `default` gives them their
+    primaries."""
+
+    def __init__(self, primary_port):
+        super().__init__([])
+        self.primary_port = primary_port
+
+    def config_text(self):
+        lines = [f'listen: ["{self.host}:{self.port}"]', "threads: 1",
+                 "limits: {upstream-query-timeout: 1s, upstream-connect-timeout: 2s}",
+                 "templates:",
+                 "  - id: default",
+                 f'    primaries: ["127.0.0.1:{self.primary_port}"]',
+                 '    allow-transfer: ["127.0.0.0/8"]',
+                 "zones:"]
+        lines += [f"  - name: {z}" for z in ZONES]
+        return "\n".join(lines) + "\n"
+
+
+class TemplatePrimariesTest(unittest.TestCase):
+    """Two proxies serving the three zones from files stand in for two
+    primaries: one at serial 1, the other at serial 2."""
+
+    def setUp(self):
+        self.uppers = []
+        for serial in (1, 2):
+            zones = [ProxyZone(z, zone_text(z, serial)) for z in ZONES]
+            self.uppers.append(XfrProxy(zones).start())
+        self.proxy = DefaultTemplateProxy(self.uppers[0].port)
+        self.proxy.start(wait=False)
+        xfrtest.wait_tcp(self.proxy.port, proc=self.proxy.process)
+
+    def tearDown(self):
+        alive = self.proxy.alive()
+        code = self.proxy.stop()
+        log = self.proxy.log()
+        self.proxy.dir.cleanup()
+        for u in self.uppers:
+            u.cleanup()
+        self.assertTrue(alive, log[-3000:])
+        self.assertEqual(code, 0, log[-3000:])
+
+    def test_new_primaries_in_the_template_reach_every_zone(self):
+        for z in ZONES:
+            self.proxy.wait_serial(z, 1)
+        # The SOA REFRESH is two hours: only the changed primaries, checked
+        # at once on reload, can bring serial 2.
+        self.proxy.primary_port = self.uppers[1].port
+        self.proxy.write_config()
+        self.proxy.reload()
+        for z in ZONES:
+            self.proxy.wait_serial(z, 2)
+            recs = transfer_records(tcp_transfer(self.proxy.port, query(z, AXFR)))
+            txt = [r.rdata[1:] for r in recs if r.owner.lower() == f"v.{z}" and r.type == 16]
+            self.assertEqual(txt, [f"{z} 2".encode()])
 
 
 if __name__ == "__main__":
