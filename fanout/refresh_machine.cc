@@ -68,6 +68,18 @@ absl::Duration RefreshMachine::Timer(uint32_t RefreshTimers::*field) const {
   return std::max(options_.min_timer, absl::Seconds(have_.timers.*field));
 }
 
+double RefreshMachine::Draw() {
+  if (!options_.random) return 0;
+  return std::clamp(options_.random(), 0.0, 1.0);
+}
+
+absl::Duration RefreshMachine::Jittered(absl::Duration nominal) {
+  if (options_.jitter <= 0) return nominal;
+  double cut = std::min(options_.jitter, 1.0) * Draw();
+  // The floor still holds: a jittered REFRESH 1 must not spin either.
+  return std::min(nominal, std::max(options_.min_timer, nominal - nominal * cut));
+}
+
 void RefreshMachine::SetSnapshot(const RefreshSnapshot& have) {
   absl::Time expires = have_.expires_at;
   have_ = have;
@@ -79,7 +91,18 @@ std::vector<RefreshAction> RefreshMachine::Start(const RefreshSnapshot& have, ab
   have_ = have;
   started_ = true;
   CheckExpiry(now, out);
-  BeginCheck(now, out);
+  absl::Duration delay = options_.start_spread * Draw();
+  // Half the time left keeps room for the check's own RETRYs before EXPIRE.
+  if (have_.serial && have_.expires_at != absl::InfinitePast() && !expired_) {
+    delay = std::min(delay, (have_.expires_at - now) / 2);
+  } else {
+    delay = absl::ZeroDuration();
+  }
+  if (delay > absl::ZeroDuration()) {
+    next_check_ = now + delay;
+  } else {
+    BeginCheck(now, out);
+  }
   return out;
 }
 
@@ -431,8 +454,8 @@ void RefreshMachine::Succeed(std::optional<uint32_t> expire_option, absl::Time n
     std::swap(out[out.size() - 1], out[out.size() - 2]);  // kRefreshed stays last
   }
   // Never wait past the expiry to ask again (a short RFC 7314 EXPIRE).
-  next_check_ = now + std::min(Timer(&RefreshTimers::refresh),
-                               std::max(options_.min_timer, absl::Seconds(expire)));
+  next_check_ = now + Jittered(std::min(Timer(&RefreshTimers::refresh),
+                                        std::max(options_.min_timer, absl::Seconds(expire))));
 }
 
 void RefreshMachine::Fail(std::string why, absl::Time now, Actions& out) {
@@ -440,7 +463,7 @@ void RefreshMachine::Fail(std::string why, absl::Time now, Actions& out) {
   ++failures_;
   if (!failing_since_) failing_since_ = now;
   last_error_ = why;
-  next_check_ = now + Timer(&RefreshTimers::retry);
+  next_check_ = now + Jittered(Timer(&RefreshTimers::retry));
   RefreshAction a = Act(RefreshAction::kFailed);
   a.at = next_check_;
   a.detail = std::move(why);

@@ -40,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,22 @@ struct RefreshOptions {
   absl::Duration min_timer = absl::Seconds(1);
   // Failed IXFRs in a row from one primary before it is asked for AXFR.
   int ixfr_failures_before_axfr = 2;
+  // Zones loaded together would otherwise fall due together, every REFRESH
+  // from then on: a herd of SOA queries at the primary. Each REFRESH and
+  // RETRY wait is drawn from [(1 - jitter) * timer, timer], so jitter only
+  // shortens a wait and never pushes a check past EXPIRE (BIND draws from
+  // [3/4, 1] of REFRESH). 0 keeps the nominal timers.
+  double jitter = 0;
+  // A zone that starts with data (restored from state-dir) is checked at a
+  // point drawn from [now, now + start_spread), and always before half of
+  // the time left until it expires; a zone without data, one whose expiry
+  // is unknown or past, is checked at once. A NOTIFY or an operator's refresh checks
+  // at once whatever was drawn.
+  absl::Duration start_spread = absl::ZeroDuration();
+  // Uniform in [0, 1): where in its range each wait falls. Unset, every
+  // draw is 0, which is the nominal timer and no start spread; the driver
+  // passes a real generator, tests a scripted one.
+  std::function<double()> random;
 };
 
 // How an exchange with a primary went, as the driver saw it.
@@ -233,6 +250,8 @@ class RefreshMachine {
   void CheckDegraded(absl::Time now, Actions& out);
   bool WantsIxfr(size_t primary) const;
   absl::Duration Timer(uint32_t RefreshTimers::*field) const;
+  absl::Duration Jittered(absl::Duration nominal);
+  double Draw();
   int FindSoa(uint64_t id) const;
 
   std::vector<PeerAddress> primaries_;
