@@ -14,7 +14,7 @@ namespace config_internal {
 
 absl::StatusOr<Fields> Parser::MapFields(
     const YAML::Node& n, std::string_view path,
-    std::initializer_list<std::string_view> allowed) const {
+    absl::Span<const std::string_view> allowed) const {
   if (!n.IsMap()) return Error(n, path, "expected a mapping (key: value)");
   Fields out;
   for (auto it = n.begin(); it != n.end(); ++it) {
@@ -40,7 +40,7 @@ absl::StatusOr<Fields> Parser::MapFields(
     if (Get(out, key) != nullptr) {
       return Error(k, Join(path, key), fmt::format("duplicate key '{}'", key));
     }
-    out.push_back(Field{key, k, v});
+    out.push_back(Field{key, k, v, Join(path, key)});
   }
   return out;
 }
