@@ -387,6 +387,12 @@ std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
 
 void Server::SyncUpstreams() {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> next;
+  // Zones starting together spread their first checks over a window sized
+  // by how many of them there are.
+  size_t starting = 0;
+  for (const ZoneConfig& z : config_.zones) {
+    if (!z.has_file() && !upstream_.contains(z.name)) ++starting;
+  }
   for (const ZoneConfig& z : config_.zones) {
     if (z.has_file()) continue;
     std::optional<IpAddress> v4 = TransferSource(config_, z, /*v6=*/false);
@@ -413,7 +419,8 @@ void Server::SyncUpstreams() {
     hooks.release_waiters = [this, name] { ReleaseWaiters(name); };
     auto up = std::make_unique<UpstreamZone>(
         *exchanges_, z, PrimaryKey(z), config_.limits, v4, v6, stats_,
-        [this, name] { return store_->Find(name); }, std::move(hooks));
+        [this, name] { return store_->Find(name); }, std::move(hooks),
+        UpstreamRefreshOptions(starting));
     up->Start();
     next.emplace(z.name, std::move(up));
   }
