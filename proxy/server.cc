@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
+    s->ApplyMetricsOptions();
     // Two threads: /healthz and /metrics are answered while a /status.json
     // or /peers request waits for a busy zone owner.
     HttpServerOptions http_options;
@@ -377,8 +378,19 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   std::vector<std::string> problems = LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   if (status_pages_) status_pages_->SetStore(store_);
+  ApplyMetricsOptions();
   SyncUpstreams();
   return problems;
+}
+
+void Server::ApplyMetricsOptions() {
+  if (!status_pages_) return;
+  status_pages_->SetMetricsOptions(config_.metrics);
+  const MetricsOptions& m = config_.metrics;
+  if (m.per_zone && !m.PerZone(config_.zones.size())) {
+    LogWarning("metrics: {} zones, over max-zone-series ({}): per-zone series are left out, "
+               "the zone totals stay", config_.zones.size(), m.max_zone_series);
+  }
 }
 
 std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
