@@ -4,8 +4,12 @@
 // serials is a diff, and NOTIFYs given targets after every change, retrying
 // as xfrproxy does. On request it misbehaves (primary_faults.h).
 //
+// With `zones` set it serves that many generated zones instead (z00001.ZONE
+// and on), each with its own serial, journal and NOTIFYs, so a secondary's
+// cost per zone can be measured; a change then moves `change_zones` of them.
+//
 // It is xfrproxy's own primary side, assembled in-process: a ZoneStore with
-// one zone, PrimaryResponder behind the fault wrapper, UdpServer/TcpServer
+// the zones, PrimaryResponder behind the fault wrapper, UdpServer/TcpServer
 // per listen address on each serving thread's EventLoop, and NotifySender on
 // the first. Versions are made on a thread of their own (ApplyDiff of a
 // small diff, then BuildServedZone encodes the answers) and published with
@@ -48,7 +52,8 @@ namespace xfr::load {
 
 // One new version, as reported to PrimaryOptions::on_change.
 struct ChangeEvent {
-  Serial serial;
+  Serial serial;  // of the first zone changed
+  uint32_t zones = 1;  // zones changed by this change
   uint64_t version = 0;  // 1 for the first change after start
   ChangeCounts counts;
   size_t records = 0;
@@ -59,7 +64,12 @@ struct ChangeEvent {
 struct PrimaryOptions {
   std::vector<SocketAddress> listen;  // UDP and TCP on each
   Name zone;
-  uint64_t records = 1000;
+  // 0: serve `zone` alone. N: serve z00001.<zone> ... zN.<zone> (five
+  // digits at least), generated from seed + index so they differ.
+  uint32_t zones = 0;
+  // Zones that each change moves, taken in turn (with `zones`).
+  uint32_t change_zones = 1;
+  uint64_t records = 1000;  // per zone
   uint64_t seed = 1;
   Serial serial{1};  // of the generated zone; +1 per change
   // Versions per second; 0: the zone only changes on ChangeNow().
@@ -84,9 +94,10 @@ struct PrimaryOptions {
 };
 
 struct PrimaryStats {
-  Serial serial;
+  Serial serial;  // of the first zone
+  uint64_t zones = 1;
   uint64_t versions = 0;  // changes made since start
-  uint64_t records = 0;   // in the current version
+  uint64_t records = 0;   // in the current version of the first zone
   uint64_t soa_queries = 0;
   uint64_t axfr = 0;
   uint64_t ixfr = 0;          // incremental answers
@@ -129,9 +140,21 @@ class SyntheticPrimary {
   void ChangeNow();
   // The bound HTTP address, when options.http was given.
   std::optional<SocketAddress> http_address() const;
+  // The names served, in order (the one zone, or z00001.<zone> and on).
+  static std::vector<Name> ZoneNames(const PrimaryOptions& options);
+
+  // The current serial of each zone served, in ZoneNames() order.
+  std::vector<Serial> Serials() const;
 
  private:
   struct Worker;
+  struct Served {
+    Name name;
+    LiveZone* live = nullptr;
+    ZoneChanger changer;
+    std::atomic<uint32_t> serial{0};
+    explicit Served(uint64_t seed) : changer(seed) {}
+  };
   absl::Status BuildConfig();
   absl::Status SetupWorker(Worker& w, bool first);
   // On the worker's loop: stop taking work, close connections as they go
@@ -140,7 +163,9 @@ class SyntheticPrimary {
   void Poll(Worker& w);
   void ChangeLoop();
   absl::Status MakeVersion();
-  void PublishLiar(const ServedZone& z);
+  // One new version of zone i; fills `ev` (counts are added up).
+  absl::Status ChangeZone(size_t i, ChangeEvent& ev);
+  void PublishLiar(const Name& zone, const ServedZone& z);
   // On the first worker's loop: copies the NOTIFY fan-out's counters to
   // the atomics Stats() reads.
   void SyncNotifyCounters(Worker& w);
@@ -150,8 +175,8 @@ class SyntheticPrimary {
   Config config_;
   std::shared_ptr<ZoneStore> store_;
   std::shared_ptr<ZoneStore> liar_store_;  // the zone's SOA, serial + 1
-  LiveZone* live_ = nullptr;
-  ZoneChanger changer_;
+  std::vector<std::unique_ptr<Served>> zones_;
+  size_t next_change_ = 0;  // the next zone a change moves; change thread
   ServerStats server_stats_;
   PrimaryCounters counters_;
   std::atomic<Fault> fault_{Fault::kNone};

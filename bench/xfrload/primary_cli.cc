@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <string>
@@ -35,11 +36,11 @@ std::string Event(std::string_view name, const std::string& object) {
 std::string ChangeLine(const ChangeEvent& e, const PrimaryStats& s, bool json) {
   if (json) {
     return fmt::format(
-        "{{\"event\":\"change\",\"serial\":{},\"version\":{},\"added\":{},\"removed\":{},"
+        "{{\"event\":\"change\",\"serial\":{},\"zones\":{},\"version\":{},\"added\":{},\"removed\":{},"
         "\"modified\":{},\"records\":{},\"build_ms\":{:.2f},\"apply_ms\":{:.2f},\"transfers\":{},"
         "\"notifies_sent\":{},\"notifies_acked\":{}}}",
-        e.serial.value(), e.version, e.counts.added, e.counts.removed, e.counts.modified,
-        e.records, absl::ToDoubleMilliseconds(e.build_time),
+        e.serial.value(), e.zones, e.version, e.counts.added, e.counts.removed,
+        e.counts.modified, e.records, absl::ToDoubleMilliseconds(e.build_time),
         absl::ToDoubleMilliseconds(e.apply_time), s.transfers(), s.notifies_sent,
         s.notifies_acked);
   }
@@ -112,6 +113,21 @@ int RunPrimaryCommand(const std::vector<std::string>& args) {
       Print(ChangeLine(e, running->Stats(), json));
     };
   }
+  if (cmd->zones_config) {
+    std::string text = ZonesConfigSnippet(cmd->primary, cmd->primary.listen.front());
+    if (*cmd->zones_config == "-") {
+      std::fputs(text.c_str(), stdout);
+    } else {
+      FILE* f = std::fopen(cmd->zones_config->c_str(), "w");
+      bool ok = f != nullptr && std::fputs(text.c_str(), f) >= 0;
+      if (f != nullptr && std::fclose(f) != 0) ok = false;
+      if (!ok) {
+        std::fprintf(stderr, "xfrload: %s: %s\n", cmd->zones_config->c_str(),
+                     std::strerror(errno));
+        return 1;
+      }
+    }
+  }
   SyntheticPrimary primary(cmd->primary);
   running = &primary;
   if (absl::Status st = primary.Start(); !st.ok()) {
@@ -126,17 +142,19 @@ int RunPrimaryCommand(const std::vector<std::string>& args) {
     listen += a.ToString();
   }
   if (json) {
-    Print(fmt::format("{{\"event\":\"start\",\"zone\":\"{}\",\"records\":{},\"serial\":{},"
+    Print(fmt::format("{{\"event\":\"start\",\"zone\":\"{}\",\"zones\":{},\"records\":{},\"serial\":{},"
                       "\"generation_ms\":{:.1f},\"encode_ms\":{:.1f},\"listen\":\"{}\","
                       "\"fault\":\"{}\"}}",
-                      o.zone.ToText(), first.records, first.serial.value(),
+                      o.zone.ToText(), first.zones, first.records, first.serial.value(),
                       absl::ToDoubleMilliseconds(first.generation_time),
                       absl::ToDoubleMilliseconds(first.encode_time), listen,
                       FaultName(o.fault)));
   } else {
+    std::string what = o.zones == 0 ? o.zone.ToText()
+                                    : fmt::format("{} zones below {}", o.zones, o.zone.ToText());
     Print(fmt::format("serving {} ({} records, serial {}; generated in {:.1f} ms, AXFR encoded "
                       "in {:.1f} ms) on {}{}",
-                      o.zone.ToText(), first.records, first.serial.value(),
+                      what, first.records, first.serial.value(),
                       absl::ToDoubleMilliseconds(first.generation_time),
                       absl::ToDoubleMilliseconds(first.encode_time), listen,
                       o.fault == Fault::kNone ? ""

@@ -11,7 +11,12 @@ std::string PrimaryUsage() {
 A synthetic primary: serves SOA (UDP, TCP), AXFR and IXFR of a generated zone
 that changes at a given rate, and NOTIFYs the given targets after each change.
   --listen ADDR:PORT        UDP and TCP (repeatable)
-  --zone ZONE               the zone's name
+  --zone ZONE               the zone's name (with --zones: their parent)
+  --zones N                 serve N zones, z00001.ZONE ... (each with
+                            --records records, own serial and NOTIFYs)
+  --change-zones K          zones each change moves, in turn (default 1)
+  --zones-config FILE       write the `zones:` list of an xfrproxy config
+                            following every zone here ("-": stdout)
   --records N               records of the generated zone (default 1000, min 10)
   --seed N                  the zone's content and changes (default 1)
   --serial S                the first version's serial (default 1)
@@ -86,6 +91,12 @@ absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string
       if (!n.ok()) return Bad(opt, ToStd(n.status().message()));
       o.zone = *n;
       have_zone = true;
+    } else if (opt == "--zones") {
+      take(ParseUnsigned<uint32_t>(opt, v, 1, 10'000'000), o.zones);
+    } else if (opt == "--change-zones") {
+      take(ParseUnsigned<uint32_t>(opt, v, 1, 10'000'000), o.change_zones);
+    } else if (opt == "--zones-config") {
+      c.zones_config = std::string(v);
     } else if (opt == "--records") {
       take(ParseUnsigned<uint64_t>(opt, v, kMinGeneratedRecords, 100'000'000), o.records);
     } else if (opt == "--seed") {
@@ -134,7 +145,17 @@ absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string
   if (o.fault == Fault::kBadTsig && !o.tsig) {
     return Bad("--fault", "bad-tsig breaks signed answers: it needs --tsig");
   }
+  if (o.change_zones > 1 && o.zones == 0) return Bad("--change-zones", "needs --zones");
   return c;
+}
+
+std::string ZonesConfigSnippet(const PrimaryOptions& options, const SocketAddress& primary) {
+  std::string out = "zones:\n";
+  std::string addr = primary.ToString();
+  for (const Name& n : SyntheticPrimary::ZoneNames(options)) {
+    out += fmt::format("  - {{name: {}, primaries: [\"{}\"]}}\n", n.ToText(), addr);
+  }
+  return out;
 }
 
 }  // namespace xfr::load

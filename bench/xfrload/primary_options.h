@@ -26,7 +26,14 @@ struct PrimaryCommand {
   // "transfers served so far" while the run goes on.
   std::optional<absl::Duration> stats_interval;
   bool verbose = false;  // the engine's info log on stderr
+  // Where to write the `zones:` list of an xfrproxy config that follows
+  // every zone served from the first --listen address ("-": stdout).
+  std::optional<std::string> zones_config;
 };
+
+// The `zones:` list of an xfrproxy configuration with one entry per zone
+// `options` serves, each with `primary` as its primary.
+std::string ZonesConfigSnippet(const PrimaryOptions& options, const SocketAddress& primary);
 
 // Parses the arguments after "primary". Errors name the option.
 absl::StatusOr<PrimaryCommand> ParsePrimaryOptions(const std::vector<std::string>& args);
