@@ -471,7 +471,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
                            "transfer-source", "verify-peers", "control", "user",
-                           "group", "log", "templates"});
+                           "group", "log", "templates", "metrics"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -524,6 +524,9 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   }
   if (const Field* l = Get(*f, "log")) {
     if (absl::Status s = ParseLog(l->value, config.log); !s.ok()) return s;
+  }
+  if (const Field* m = Get(*f, "metrics")) {
+    if (absl::Status s = ParseMetrics(m->value, config.metrics); !s.ok()) return s;
   }
   // Zone defaults, read before the zones that inherit them.
   if (const Field* ns = Get(*f, "notify-source")) {

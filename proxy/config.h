@@ -21,6 +21,7 @@
 #include "core/name.h"
 #include "core/tsig_key.h"
 #include "proxy/log.h"
+#include "proxy/metrics_options.h"
 #include "proxy/net_address.h"
 #include "proxy/run_as.h"
 
@@ -183,6 +184,7 @@ struct Config {
   std::vector<ZoneConfig> zones;
   LimitsConfig limits;
   LogSettings log;  // `log:`; level and target change on reload too
+  MetricsOptions metrics;  // `metrics:`; changes on reload too
   // Defaults for every zone (a zone's own key overrides, per family).
   SourceConfig notify_source;
   SourceConfig transfer_source;

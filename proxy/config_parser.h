@@ -116,6 +116,7 @@ class Parser {
   absl::Status ParseRunAs(const Fields& f, Config& config) const;
   absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
   absl::Status ParseLog(const YAML::Node& n, LogSettings& log) const;
+  absl::Status ParseMetrics(const YAML::Node& n, MetricsOptions& metrics) const;
   absl::Status ParseZone(const YAML::Node& n, std::string_view path,
                          const Config& config, ZoneConfig& zone,
                          YAML::Mark& name_mark) const;
