@@ -275,7 +275,7 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
       n, path,
       {"name", "primaries", "primary-key", "file", "notify-from", "notify-key",
        "allow-transfer", "secondaries", "journal", "max-records", "proxied",
-       "notify-source", "transfer-source", "verify-peers"});
+       "notify-source", "transfer-source", "verify-peers", "catalog"});
   if (!f.ok()) return f.status();
   zone.origin = Where(n, path);
   const Field* name = Get(*f, "name");
@@ -287,7 +287,10 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
 
   const Field* primaries = Get(*f, "primaries");
   const Field* file = Get(*f, "file");
-  if (primaries != nullptr && file != nullptr) {
+  const Field* catalog = Get(*f, "catalog");
+  if (catalog != nullptr) {
+    if (absl::Status s = ParseCatalogRole(*f, path, zone); !s.ok()) return s;
+  } else if (primaries != nullptr && file != nullptr) {
     const Field* later =
         primaries->key_node.Mark().pos > file->key_node.Mark().pos ? primaries
                                                                    : file;
@@ -295,11 +298,13 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                  "'primaries' and 'file' are exclusive: a zone is either "
                  "transferred from primaries or read from a file");
   }
-  if (primaries == nullptr && file == nullptr) {
-    return Error(n, path, "needs 'primaries' (to transfer the zone) or "
-                          "'file' (to serve a master file)");
+  if (primaries == nullptr && file == nullptr && catalog == nullptr) {
+    return Error(n, path, "needs 'primaries' (to transfer the zone), "
+                          "'file' (to serve a master file) or 'catalog: produce'");
   }
-  if (primaries != nullptr) {
+  if (catalog != nullptr) {
+    // Checked above: no source of data.
+  } else if (primaries != nullptr) {
     std::string pp = Join(path, "primaries");
     if (absl::Status s = Sequence(primaries->value, pp); !s.ok()) return s;
     if (primaries->value.size() == 0) {
@@ -462,7 +467,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
                            "transfer-source", "verify-peers", "control", "user",
-                           "group", "log"});
+                           "group", "log", "produce-catalog"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -553,6 +558,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
     }
     config.zones.push_back(std::move(zone));
   }
+  if (absl::Status s = ParseProduceCatalog(*f, config); !s.ok()) return s;
   return config;
 }
 

@@ -119,6 +119,11 @@ class Parser {
                                 const Config& config, ZoneConfig& zone) const;
   absl::Status ParseProxied(const YAML::Node& n, std::string_view path,
                             ZoneConfig& zone) const;
+  // A zone's `catalog:` (proxy/config_catalog.cc).
+  absl::Status ParseCatalogRole(const Fields& f, std::string_view path,
+                                ZoneConfig& zone) const;
+  // The top-level `produce-catalog:`, once the zones are read.
+  absl::Status ParseProduceCatalog(const Fields& f, Config& config) const;
 
   std::string display_name_;
   std::string base_dir_;
