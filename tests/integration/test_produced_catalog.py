@@ -11,6 +11,7 @@ from xfrproxy_run import (AXFR, IXFR, NOERROR, SOA, ProxyZone, XfrProxy, query,
                           read_name, tcp_transfer, transfer_records)
 
 CATALOG = "catalog.test."
+FOLLOWED = "followed.test."
 PTR, TXT, NS = 12, 16, 2
 LABEL = re.compile(r"^[0-9a-f]{16}\.zones\." + re.escape(CATALOG) + "$")
 
@@ -22,11 +23,19 @@ def zone_text(name, serial=1):
 
 
 class CatalogProxy(XfrProxy):
-    """An XfrProxy whose config also has the produced catalog entry."""
+    """An XfrProxy whose config also has the produced catalog entry and a
+    followed zone."""
+
+    def __init__(self, zones, **kw):
+        super().__init__(zones, **kw)
+        self.dead_port = xfrtest.free_port()
 
     def config_text(self):
+        # A followed zone whose primary never answers is a member too: the
+        # catalog lists what is configured, served yet or not.
         entry = (f"  - name: {CATALOG}\n    catalog: produce\n"
-                 '    allow-transfer: ["127.0.0.0/8"]\n')
+                 '    allow-transfer: ["127.0.0.0/8"]\n'
+                 f'  - {{name: {FOLLOWED}, primaries: ["127.0.0.1:{self.dead_port}"]}}\n')
         return super().config_text().replace("zones:\n", "zones:\n" + entry, 1)
 
 
@@ -79,7 +88,7 @@ class CatalogProducerTest(unittest.TestCase):
 
     def test_axfr_lists_every_zone_with_version_2(self):
         serial, recs = self.axfr()
-        self.assertEqual(set(self.members(recs)), {"a.test.", "b.test."})
+        self.assertEqual(set(self.members(recs)), {"a.test.", "b.test.", FOLLOWED})
         txt = [r for r in recs if r.type == TXT]
         self.assertEqual([(r.owner.lower(), r.rdata) for r in txt],
                          [("version." + CATALOG, b"\x012")])
@@ -87,7 +96,15 @@ class CatalogProducerTest(unittest.TestCase):
         self.assertEqual([ptr_target(r) for r in ns], ["invalid."])
         soa = [r for r in recs if r.type == SOA][0]
         self.assertEqual(read_name(soa.rdata, 0)[0], "invalid.")
-        self.assertEqual(len(recs), 5)
+        self.assertEqual(len(recs), 6)
+
+    def test_ctl_refresh_of_the_catalog_says_it_has_no_primary(self):
+        code, out, err = self.proxy.ctl("refresh", CATALOG)
+        self.assertNotEqual(code, 0)
+        self.assertIn("is a catalog xfrproxy produces", out + err)
+        code, out, err = self.proxy.ctl("status", CATALOG)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("catalog of 3 zones", out)
 
     def test_reload_adds_a_member_by_ixfr_and_keeps_labels(self):
         s1, recs1 = self.axfr()
