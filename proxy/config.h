@@ -79,6 +79,10 @@ struct ZoneConfig {
   std::vector<SocketAddress> primaries;  // in order of preference
   std::optional<Name> primary_key;       // signs upstream requests
   std::string file;  // a master file, absolute or relative to the CWD
+  // `catalog: produce` (or the top-level `produce-catalog:`): neither
+  // primaries nor file; the zone is the RFC 9432 catalog of every other
+  // zone configured, generated here (fanout/catalog.h).
+  bool produce_catalog = false;
 
   // NOTIFY (opcode 4) is accepted from these. When the key is absent it is
   // the primaries' addresses: a primary notifying its secondary is the
@@ -122,6 +126,8 @@ struct ZoneConfig {
   std::string template_id;
 
   bool has_file() const { return !file.empty(); }
+  // xfrproxy is the zone's primary: nothing to follow, nothing expires.
+  bool is_local() const { return has_file() || produce_catalog; }
 };
 
 // A `templates:` entry: settings shared by the zones that name it (or by

@@ -186,11 +186,19 @@ Server::~Server() {
 std::vector<std::string> Server::LoadFileZones() {
   std::vector<std::string> problems;
   absl::Time now = absl::Now();
+  // A produced catalog lists every zone configured, whether served yet or
+  // not (a consumer then follows it from us, and waits as we do), but no
+  // catalog: those provision nothing.
+  std::vector<Name> members;
   for (const ZoneConfig& z : config_.zones) {
-    if (!z.has_file()) continue;
+    if (!z.produce_catalog) members.push_back(z.name);
+  }
+  for (const ZoneConfig& z : config_.zones) {
+    if (!z.is_local()) continue;
     LiveZone* entry = store_->Find(z.name);
     std::shared_ptr<const ServedZone> current = entry->Current();
-    auto loaded = LoadFileZone(z, current, now);
+    auto loaded = z.produce_catalog ? ProduceCatalogZone(z, members, current, now)
+                                    : LoadFileZone(z, current, now);
     if (!loaded.ok()) {
       problems.push_back(fmt::format(
           "zone {}: {}{}", z.name.ToText(), std::string(loaded.status().message()),
@@ -406,7 +414,7 @@ void Server::SyncUpstreams() {
     if (!z.has_file() && !upstream_.contains(z.name)) ++starting;
   }
   for (const ZoneConfig& z : config_.zones) {
-    if (z.has_file()) continue;
+    if (z.is_local()) continue;
     std::optional<IpAddress> v4 = TransferSource(config_, z, /*v6=*/false);
     std::optional<IpAddress> v6 = TransferSource(config_, z, /*v6=*/true);
     auto it = upstream_.find(z.name);
@@ -604,7 +612,7 @@ void Server::RestoreZones() {
     LoadedZone& lz = **loaded;
     PublishOptions opts;
     opts.max_diffs = z.journal_max_diffs;
-    opts.never_expires = z.has_file();
+    opts.never_expires = z.is_local();
     // A rewritten view is served as saved; the primary's data behind it is
     // learnt again with the next transfer (see MarkRewritten).
     ViewSource source;
@@ -622,10 +630,10 @@ void Server::RestoreZones() {
     }
     LiveZone* e = store_->Find(z.name);
     e->Publish(*served);
-    if (!z.has_file()) e->MarkRefreshed(lz.refreshed_at, lz.expire_seconds);
+    if (!z.is_local()) e->MarkRefreshed(lz.refreshed_at, lz.expire_seconds);
     LogInfo("zone {}: serving serial {} from {} ({} journal diffs{})", z.name.ToText(),
             (*served)->serial().ToString(), config_.state_dir, (*served)->journal.size(),
-            z.has_file() ? "" : fmt::format(", expires in {}s",
+            z.is_local() ? "" : fmt::format(", expires in {}s",
                                             e->ExpireRemaining(**served, now)));
   }
 }
