@@ -140,13 +140,13 @@ def primary_stats(http_port):
         return json.loads(r.read())
 
 
-def xfrproxy_config(tmp, port, snippet):
+def xfrproxy_config(tmp, port, snippet, state_dir=True):
     # Defaults everywhere but what a secondary must have: the listener, a
     # state-dir (as deployed, so its writes are in the figures) and the zones.
     with open(snippet) as f:
         zones = f.read()
-    return tmp.file("xfrproxy.yaml", f'listen: ["127.0.0.1:{port}"]\n'
-                                     f"state-dir: {tmp.path}/state\n" + zones)
+    state = f"state-dir: {tmp.path}/state\n" if state_dir else ""
+    return tmp.file("xfrproxy.yaml", f'listen: ["127.0.0.1:{port}"]\n' + state + zones)
 
 
 def knot_config(tmp, port, primary_port, zones):
@@ -174,7 +174,7 @@ def run_one(name, args, primary_port, http_port, snippet, zones):
     port = xfrtest.free_port()
     if name == "xfrproxy":
         argv = [os.path.join(args.build, "proxy", "xfrproxy"), "--config",
-                xfrproxy_config(tmp, port, snippet)]
+                xfrproxy_config(tmp, port, snippet, not args.no_state_dir)]
     else:
         argv = [xfrtest.tool("knotd"), "-c", knot_config(tmp, port, primary_port, zones)]
     poller = SoaPoller(port, zones, SERIAL)
@@ -218,6 +218,8 @@ def main():
                     help="seconds of the idle window after every zone is served")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--servers", default="xfrproxy,knotd")
+    ap.add_argument("--no-state-dir", action="store_true",
+                    help="xfrproxy without state-dir: what its disk writes cost")
     ap.add_argument("--json-out")
     args = ap.parse_args()
     xfrload = os.path.join(args.build, "bench", "xfrload")
