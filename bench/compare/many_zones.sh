@@ -6,7 +6,8 @@
 # CPU, and the SOA queries per second it sends the primary while idle.
 # Run by hand, on a quiet machine:
 #   bench/compare/many_zones.sh [BUILD_DIR] [--zones 10000] [--records 10]
-#       [--refresh 20] [--idle 30] [--servers xfrproxy,knotd] [--json-out FILE]
+#       [--refresh 20] [--idle 30] [--servers xfrproxy,knotd] [--no-state-dir]
+#       [--json-out FILE]
 # BUILD_DIR needs proxy/xfrproxy and bench/xfrload
 # (scripts/build.sh release xfrproxy xfrload). Prints a table with the
 # ratios xfrproxy/knotd.
