@@ -148,6 +148,7 @@ std::string UsageText() {
 
 std::string DescribeZone(const Config& config, const ZoneConfig& zone) {
   std::string out = zone.name.ToText() + ":";
+  if (!zone.template_id.empty()) absl::StrAppend(&out, " template ", zone.template_id, ";");
   if (zone.produce_catalog) {
     out += " catalog of the other zones (RFC 9432)";
   } else if (zone.has_file()) {

@@ -271,25 +271,31 @@ absl::Status Parser::ParseProxied(const YAML::Node& n, std::string_view path,
 absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                                const Config& config, ZoneConfig& zone,
                                YAML::Mark& name_mark) const {
-  absl::StatusOr<Fields> f = MapFields(
-      n, path,
-      {"name", "primaries", "primary-key", "file", "notify-from", "notify-key",
-       "allow-transfer", "secondaries", "journal", "max-records", "proxied",
-       "notify-source", "transfer-source", "verify-peers", "catalog"});
+  absl::StatusOr<Fields> f = LayeredZoneFields(n, path, config, zone);
   if (!f.ok()) return f.status();
-  zone.origin = Where(n, path);
-  const Field* name = Get(*f, "name");
-  if (name == nullptr) return Error(n, path, "missing 'name'");
-  name_mark = name->value.Mark();
-  absl::StatusOr<Name> zn = DomainName(name->value, Join(path, "name"));
-  if (!zn.ok()) return zn.status();
-  zone.name = *zn;
+  return ParseZoneFields(n, path, *f, config, zone, name_mark, false);
+}
 
-  const Field* primaries = Get(*f, "primaries");
-  const Field* file = Get(*f, "file");
-  const Field* catalog = Get(*f, "catalog");
+absl::Status Parser::ParseZoneFields(const YAML::Node& n,
+                                     std::string_view path, const Fields& f,
+                                     const Config& config, ZoneConfig& zone,
+                                     YAML::Mark& name_mark,
+                                     bool is_template) const {
+  zone.origin = Where(n, path);
+  if (!is_template) {
+    const Field* name = Get(f, "name");
+    if (name == nullptr) return Error(n, path, "missing 'name'");
+    name_mark = name->value.Mark();
+    absl::StatusOr<Name> zn = DomainName(name->value, name->path);
+    if (!zn.ok()) return zn.status();
+    zone.name = *zn;
+  }
+
+  const Field* primaries = Get(f, "primaries");
+  const Field* file = Get(f, "file");
+  const Field* catalog = Get(f, "catalog");
   if (catalog != nullptr) {
-    if (absl::Status s = ParseCatalogRole(*f, path, zone); !s.ok()) return s;
+    if (absl::Status s = ParseCatalogRole(f, path, zone); !s.ok()) return s;
   } else if (primaries != nullptr && file != nullptr) {
     const Field* later =
         primaries->key_node.Mark().pos > file->key_node.Mark().pos ? primaries
@@ -298,14 +304,14 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                  "'primaries' and 'file' are exclusive: a zone is either "
                  "transferred from primaries or read from a file");
   }
-  if (primaries == nullptr && file == nullptr && catalog == nullptr) {
+  if (primaries == nullptr && file == nullptr && catalog == nullptr && !is_template) {
     return Error(n, path, "needs 'primaries' (to transfer the zone), "
                           "'file' (to serve a master file) or 'catalog: produce'");
   }
   if (catalog != nullptr) {
     // Checked above: no source of data.
   } else if (primaries != nullptr) {
-    std::string pp = Join(path, "primaries");
+    const std::string& pp = primaries->path;
     if (absl::Status s = Sequence(primaries->value, pp); !s.ok()) return s;
     if (primaries->value.size() == 0) {
       return Error(primaries->value, pp, "empty list");
@@ -323,31 +329,35 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
       }
       zone.primaries.push_back(*a);
     }
-  } else {
-    absl::StatusOr<std::string> p = String(file->value, Join(path, "file"));
+  } else if (file != nullptr) {
+    absl::StatusOr<std::string> p = String(file->value, file->path);
     if (!p.ok()) return p.status();
-    if (p->empty()) return Error(file->value, Join(path, "file"), "empty path");
-    zone.file = ResolvePath(*p);
-    zone.file_origin = Where(file->value, Join(path, "file"));
+    if (p->empty()) return Error(file->value, file->path, "empty path");
+    if (is_template || file->from_template) {
+      absl::Status s = TemplateFile(*file, *p, zone, is_template);
+      if (!s.ok()) return s;
+    } else {
+      zone.file = ResolvePath(*p);
+    }
+    zone.file_origin = Where(file->value, file->path);
   }
 
   // Settings that only mean something for a transferred zone are refused on
   // a file zone rather than ignored.
   for (std::string_view k : {"primary-key", "notify-from", "notify-key"}) {
-    const Field* fld = Get(*f, k);
+    const Field* fld = Get(f, k);
     if (fld != nullptr && file != nullptr) {
-      return Error(fld->key_node, Join(path, k),
+      return Error(fld->key_node, fld->path,
                    "only applies to a zone with 'primaries'");
     }
   }
-  if (const Field* pk = Get(*f, "primary-key")) {
-    absl::StatusOr<Name> k = KeyRef(pk->value, Join(path, "primary-key"),
-                                    config);
+  if (const Field* pk = Get(f, "primary-key")) {
+    absl::StatusOr<Name> k = KeyRef(pk->value, pk->path, config);
     if (!k.ok()) return k.status();
     zone.primary_key = *k;
   }
-  if (const Field* nk = Get(*f, "notify-key")) {
-    std::string np = Join(path, "notify-key");
+  if (const Field* nk = Get(f, "notify-key")) {
+    const std::string& np = nk->path;
     absl::StatusOr<std::string> v = String(nk->value, np);
     if (!v.ok()) return v.status();
     if (*v == "required") {
@@ -364,8 +374,8 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
                    "with the zone's primary-key");
     }
   }
-  if (const Field* nf = Get(*f, "notify-from")) {
-    absl::StatusOr<CidrSet> set = Cidrs(nf->value, Join(path, "notify-from"));
+  if (const Field* nf = Get(f, "notify-from")) {
+    absl::StatusOr<CidrSet> set = Cidrs(nf->value, nf->path);
     if (!set.ok()) return set.status();
     zone.notify_from = std::move(*set);
   } else {
@@ -373,14 +383,13 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
       zone.notify_from.Add(Cidr::Host(p.ip()));
     }
   }
-  if (const Field* sec = Get(*f, "secondaries")) {
+  if (const Field* sec = Get(f, "secondaries")) {
     absl::Status s =
-        ParseSecondaries(sec->value, Join(path, "secondaries"), config, zone);
+        ParseSecondaries(sec->value, sec->path, config, zone);
     if (!s.ok()) return s;
   }
-  if (const Field* at = Get(*f, "allow-transfer")) {
-    absl::StatusOr<CidrSet> set =
-        Cidrs(at->value, Join(path, "allow-transfer"));
+  if (const Field* at = Get(f, "allow-transfer")) {
+    absl::StatusOr<CidrSet> set = Cidrs(at->value, at->path);
     if (!set.ok()) return set.status();
     zone.allow_transfer = std::move(*set);
     zone.allow_transfer_explicit = true;
@@ -391,8 +400,8 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
       }
     }
   }
-  if (const Field* j = Get(*f, "journal")) {
-    std::string jp = Join(path, "journal");
+  if (const Field* j = Get(f, "journal")) {
+    const std::string& jp = j->path;
     absl::StatusOr<Fields> jf = MapFields(j->value, jp, {"max-diffs"});
     if (!jf.ok()) return jf.status();
     if (const Field* md = Get(*jf, "max-diffs")) {
@@ -402,32 +411,32 @@ absl::Status Parser::ParseZone(const YAML::Node& n, std::string_view path,
       zone.journal_max_diffs = static_cast<uint32_t>(*v);
     }
   }
-  if (const Field* mr = Get(*f, "max-records")) {
+  if (const Field* mr = Get(f, "max-records")) {
     // At least the SOA, and a bound that keeps counts in 32 bits.
     absl::StatusOr<uint64_t> v =
-        UInt(mr->value, Join(path, "max-records"), 1, 4'000'000'000);
+        UInt(mr->value, mr->path, 1, 4'000'000'000);
     if (!v.ok()) return v.status();
     zone.max_records = *v;
   }
-  if (const Field* px = Get(*f, "proxied")) {
-    absl::Status s = ParseProxied(px->value, Join(path, "proxied"), zone);
+  if (const Field* px = Get(f, "proxied")) {
+    absl::Status s = ParseProxied(px->value, px->path, zone);
     if (!s.ok()) return s;
   }
-  if (const Field* ns = Get(*f, "notify-source")) {
+  if (const Field* ns = Get(f, "notify-source")) {
     absl::StatusOr<SourceConfig> src =
-        Source(ns->value, Join(path, "notify-source"), /*allow_port=*/true);
+        Source(ns->value, ns->path, /*allow_port=*/true);
     if (!src.ok()) return src.status();
     zone.notify_source = *src;
   }
-  if (const Field* ts = Get(*f, "transfer-source")) {
+  if (const Field* ts = Get(f, "transfer-source")) {
     absl::StatusOr<SourceConfig> src =
-        Source(ts->value, Join(path, "transfer-source"), /*allow_port=*/false);
+        Source(ts->value, ts->path, /*allow_port=*/false);
     if (!src.ok()) return src.status();
     zone.transfer_source = *src;
   }
   zone.verify_peers = config.verify_peers;
-  if (const Field* vp = Get(*f, "verify-peers")) {
-    absl::StatusOr<bool> b = Bool(vp->value, Join(path, "verify-peers"));
+  if (const Field* vp = Get(f, "verify-peers")) {
+    absl::StatusOr<bool> b = Bool(vp->value, vp->path);
     if (!b.ok()) return b.status();
     zone.verify_peers = *b;
   }
@@ -467,7 +476,8 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
                            "transfer-source", "verify-peers", "control", "user",
-                           "group", "log", "produce-catalog"});
+                           "group", "log", "templates", "metrics",
+                           "produce-catalog"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -521,6 +531,9 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   if (const Field* l = Get(*f, "log")) {
     if (absl::Status s = ParseLog(l->value, config.log); !s.ok()) return s;
   }
+  if (const Field* m = Get(*f, "metrics")) {
+    if (absl::Status s = ParseMetrics(m->value, config.metrics); !s.ok()) return s;
+  }
   // Zone defaults, read before the zones that inherit them.
   if (const Field* ns = Get(*f, "notify-source")) {
     absl::StatusOr<SourceConfig> src = Source(ns->value, "notify-source", true);
@@ -536,6 +549,9 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
     absl::StatusOr<bool> b = Bool(vp->value, "verify-peers");
     if (!b.ok()) return b.status();
     config.verify_peers = *b;
+  }
+  if (const Field* t = Get(*f, "templates")) {
+    if (absl::Status s = ParseTemplates(t->value, config); !s.ok()) return s;
   }
   const Field* zones = Get(*f, "zones");
   if (zones == nullptr) return Error(root, "", "missing 'zones'");

@@ -21,6 +21,7 @@
 #include "core/name.h"
 #include "core/tsig_key.h"
 #include "proxy/log.h"
+#include "proxy/metrics_options.h"
 #include "proxy/net_address.h"
 #include "proxy/run_as.h"
 
@@ -120,11 +121,31 @@ struct ZoneConfig {
   std::string origin;
   // Where `file:` was given, for messages about the file.
   std::string file_origin;
+  // The `templates:` entry the zone was layered on ("" for none), so that
+  // `check` can say where a setting the zone does not write came from.
+  std::string template_id;
 
   bool has_file() const { return !file.empty(); }
   // xfrproxy is the zone's primary: nothing to follow, nothing expires.
   bool is_local() const { return has_file() || produce_catalog; }
 };
+
+// A `templates:` entry: settings shared by the zones that name it (or by
+// every zone naming none, for the one called `default`). `zone` holds them
+// as parsed on their own: its name is the root, and `file` is empty; a file
+// pattern is kept in `file_pattern`, with `%s` standing for the zone name.
+struct ZoneTemplateConfig {
+  std::string id;
+  ZoneConfig zone;
+  std::string file_pattern;
+  std::string origin;  // "xfrproxy.yaml:3:5: templates[0]"
+};
+
+// `file_pattern` with each `%s` replaced by `zone` in lower case without
+// its final dot (the root zone as "root"), and `%%` by '%'. An error when
+// the name holds a '/', which would put the file in another directory.
+absl::StatusOr<std::string> ExpandZoneFilePattern(std::string_view file_pattern,
+                                                  const Name& zone);
 
 // Server limits; the defaults suit a few thousand secondaries on one host.
 struct LimitsConfig {
@@ -165,9 +186,11 @@ struct Config {
   std::string control_socket;
   int threads = 1;                         // resolved: default is the cores
   std::vector<TsigKeyConfig> keys;
+  std::vector<ZoneTemplateConfig> templates;
   std::vector<ZoneConfig> zones;
   LimitsConfig limits;
   LogSettings log;  // `log:`; level and target change on reload too
+  MetricsOptions metrics;  // `metrics:`; changes on reload too
   // Defaults for every zone (a zone's own key overrides, per family).
   SourceConfig notify_source;
   SourceConfig transfer_source;
@@ -178,6 +201,7 @@ struct Config {
 
   const TsigKeyConfig* FindKey(const Name& name) const;
   const ZoneConfig* FindZone(const Name& name) const;
+  const ZoneTemplateConfig* FindTemplate(std::string_view id) const;
   // The local address `zone`'s NOTIFYs (kNotify) or upstream transfers
   // (kTransfer) to a peer of family `v6` leave from: the zone's
   // `*-source` for that family, else the global one, else, when `listen`

@@ -5,13 +5,13 @@
 // Internal to those two files.
 #pragma once
 
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "fmt/format.h"
 #include "proxy/config.h"
 #include "yaml-cpp/yaml.h"
@@ -23,6 +23,10 @@ struct Field {
   std::string key;
   YAML::Node key_node;
   YAML::Node value;
+  // The field path messages name: where the value is written, which for a
+  // zone setting inherited from a template is the template's entry.
+  std::string path;
+  bool from_template = false;
 };
 
 using Fields = std::vector<Field>;
@@ -80,7 +84,7 @@ class Parser {
 
   absl::StatusOr<Fields> MapFields(
       const YAML::Node& n, std::string_view path,
-      std::initializer_list<std::string_view> allowed) const;
+      absl::Span<const std::string_view> allowed) const;
   absl::StatusOr<std::string> String(const YAML::Node& n,
                                      std::string_view path) const;
   absl::StatusOr<uint64_t> UInt(const YAML::Node& n, std::string_view path,
@@ -112,9 +116,27 @@ class Parser {
   absl::Status ParseRunAs(const Fields& f, Config& config) const;
   absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
   absl::Status ParseLog(const YAML::Node& n, LogSettings& log) const;
+  absl::Status ParseMetrics(const YAML::Node& n, MetricsOptions& metrics) const;
   absl::Status ParseZone(const YAML::Node& n, std::string_view path,
                          const Config& config, ZoneConfig& zone,
                          YAML::Mark& name_mark) const;
+  // The keys of a zone (or, with `is_template`, of a template: no name,
+  // no source required, `file` a pattern kept as written).
+  absl::Status ParseZoneFields(const YAML::Node& n, std::string_view path,
+                               const Fields& f, const Config& config,
+                               ZoneConfig& zone, YAML::Mark& name_mark,
+                               bool is_template) const;
+  // proxy/config_templates.cc: `templates:`, each checked on its own, and
+  // a zone's own keys layered over its template's.
+  absl::Status ParseTemplates(const YAML::Node& n, Config& config);
+  absl::StatusOr<Fields> LayeredZoneFields(const YAML::Node& n,
+                                           std::string_view path,
+                                           const Config& config,
+                                           ZoneConfig& zone) const;
+  // A `file:` written in a template: checked as a pattern (`is_template`)
+  // or expanded for `zone`.
+  absl::Status TemplateFile(const Field& file, std::string_view text,
+                            ZoneConfig& zone, bool is_template) const;
   absl::Status ParseSecondaries(const YAML::Node& n, std::string_view path,
                                 const Config& config, ZoneConfig& zone) const;
   absl::Status ParseProxied(const YAML::Node& n, std::string_view path,
@@ -125,8 +147,16 @@ class Parser {
   // The top-level `produce-catalog:`, once the zones are read.
   absl::Status ParseProduceCatalog(const Fields& f, Config& config) const;
 
+  // The keys of each template, index for index with Config::templates.
+  std::vector<Fields> template_fields_;
   std::string display_name_;
   std::string base_dir_;
 };
+
+// The keys a zone entry may set; a template may set them all but `name`.
+inline constexpr std::string_view kZoneKeys[] = {
+    "name", "primaries", "primary-key", "file", "notify-from", "notify-key",
+    "allow-transfer", "secondaries", "journal", "max-records", "proxied",
+    "notify-source", "transfer-source", "verify-peers", "catalog"};
 
 }  // namespace xfr::config_internal

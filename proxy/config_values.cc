@@ -14,7 +14,7 @@ namespace config_internal {
 
 absl::StatusOr<Fields> Parser::MapFields(
     const YAML::Node& n, std::string_view path,
-    std::initializer_list<std::string_view> allowed) const {
+    absl::Span<const std::string_view> allowed) const {
   if (!n.IsMap()) return Error(n, path, "expected a mapping (key: value)");
   Fields out;
   for (auto it = n.begin(); it != n.end(); ++it) {
@@ -40,7 +40,7 @@ absl::StatusOr<Fields> Parser::MapFields(
     if (Get(out, key) != nullptr) {
       return Error(k, Join(path, key), fmt::format("duplicate key '{}'", key));
     }
-    out.push_back(Field{key, k, v});
+    out.push_back(Field{key, k, v, Join(path, key)});
   }
   return out;
 }
@@ -81,6 +81,22 @@ absl::Status Parser::ParseLog(const YAML::Node& n, LogSettings& log) const {
     absl::StatusOr<bool> b = Bool(transfers->value, "log.transfers");
     if (!b.ok()) return b.status();
     log.transfers = *b;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Parser::ParseMetrics(const YAML::Node& n, MetricsOptions& metrics) const {
+  absl::StatusOr<Fields> f = MapFields(n, "metrics", {"per-zone", "max-zone-series"});
+  if (!f.ok()) return f.status();
+  if (const Field* pz = Get(*f, "per-zone")) {
+    absl::StatusOr<bool> b = Bool(pz->value, "metrics.per-zone");
+    if (!b.ok()) return b.status();
+    metrics.per_zone = *b;
+  }
+  if (const Field* max = Get(*f, "max-zone-series")) {
+    absl::StatusOr<uint64_t> v = UInt(max->value, "metrics.max-zone-series", 0, UINT32_MAX);
+    if (!v.ok()) return v.status();
+    metrics.max_zone_series = static_cast<uint32_t>(*v);
   }
   return absl::OkStatus();
 }

@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
+    s->ApplyMetricsOptions();
     // Two threads: /healthz and /metrics are answered while a /status.json
     // or /peers request waits for a busy zone owner.
     HttpServerOptions http_options;
@@ -385,8 +386,19 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   std::vector<std::string> problems = LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   if (status_pages_) status_pages_->SetStore(store_);
+  ApplyMetricsOptions();
   SyncUpstreams();
   return problems;
+}
+
+void Server::ApplyMetricsOptions() {
+  if (!status_pages_) return;
+  status_pages_->SetMetricsOptions(config_.metrics);
+  const MetricsOptions& m = config_.metrics;
+  if (m.per_zone && !m.PerZone(config_.zones.size())) {
+    LogWarning("metrics: {} zones, over max-zone-series ({}): per-zone series are left out, "
+               "the zone totals stay", config_.zones.size(), m.max_zone_series);
+  }
 }
 
 std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
@@ -395,6 +407,12 @@ std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
 
 void Server::SyncUpstreams() {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> next;
+  // Zones starting together spread their first checks over a window sized
+  // by how many of them there are.
+  size_t starting = 0;
+  for (const ZoneConfig& z : config_.zones) {
+    if (!z.has_file() && !upstream_.contains(z.name)) ++starting;
+  }
   for (const ZoneConfig& z : config_.zones) {
     if (z.is_local()) continue;
     std::optional<IpAddress> v4 = TransferSource(config_, z, /*v6=*/false);
@@ -421,7 +439,8 @@ void Server::SyncUpstreams() {
     hooks.release_waiters = [this, name] { ReleaseWaiters(name); };
     auto up = std::make_unique<UpstreamZone>(
         *exchanges_, z, PrimaryKey(z), config_.limits, v4, v6, stats_,
-        [this, name] { return store_->Find(name); }, std::move(hooks));
+        [this, name] { return store_->Find(name); }, std::move(hooks),
+        UpstreamRefreshOptions(starting));
     up->Start();
     next.emplace(z.name, std::move(up));
   }

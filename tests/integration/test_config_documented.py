@@ -24,6 +24,7 @@ SECTIONS = {
     "secondaries": LISTEN + ZONE % "secondaries: [{address: 127.0.0.2, bogus: 1}]",
     "journal": LISTEN + ZONE % "journal: {bogus: 1}",
     "proxied": LISTEN + ZONE % "proxied: {bogus: 1}",
+    "templates": LISTEN + "templates: [{id: t, bogus: 1}]\nzones: []\n",
 }
 
 
