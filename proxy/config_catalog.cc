@@ -45,9 +45,20 @@ absl::Status Parser::ParseProduceCatalog(const Fields& f, Config& config) const 
                              name->ToText(), z->origin, z->has_file() ? "'file'" : "'primaries'"));
   }
   ZoneConfig zone;
+  zone.verify_peers = config.verify_peers;
+  if (const ZoneTemplateConfig* t = config.FindTemplate("default")) {
+    // As a zone entry naming no template would: the default template's
+    // ACL and secondaries, which are usually the consumers.
+    zone.allow_transfer = t->zone.allow_transfer;
+    zone.allow_transfer_explicit = t->zone.allow_transfer_explicit;
+    zone.secondaries = t->zone.secondaries;
+    zone.journal_max_diffs = t->zone.journal_max_diffs;
+    zone.notify_source = t->zone.notify_source;
+    zone.verify_peers = t->zone.verify_peers;
+    zone.template_id = t->id;
+  }
   zone.name = *name;
   zone.produce_catalog = true;
-  zone.verify_peers = config.verify_peers;
   zone.origin = Where(pc->value, "produce-catalog");
   config.zones.push_back(std::move(zone));
   return absl::OkStatus();

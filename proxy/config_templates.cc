@@ -89,6 +89,11 @@ absl::Status Parser::ParseTemplates(const YAML::Node& n, Config& config) {
                                  *text, j));
       }
     }
+    if (const Field* cat = Get(*f, "catalog")) {
+      return Error(cat->key_node, cat->path,
+                   "a template cannot set 'catalog': a produced catalog is one "
+                   "zone, named in 'zones'");
+    }
     if (const Field* name = Get(*f, "name")) {
       return Error(name->key_node, name->path,
                    "a template cannot set 'name': each zone names itself, "
@@ -149,8 +154,12 @@ absl::StatusOr<Fields> Parser::LayeredZoneFields(const YAML::Node& n,
   }
   if (tmpl == nullptr) return out;
   zone.template_id = tmpl->id;
-  bool own_source = Get(out, "primaries") != nullptr || Get(out, "file") != nullptr;
-  bool own_file = Get(out, "file") != nullptr;
+  // A produced catalog takes from its template only what applies to it
+  // (ACL, secondaries, journal...): never a source of data or a rewrite.
+  bool own_catalog = Get(out, "catalog") != nullptr;
+  bool own_source =
+      Get(out, "primaries") != nullptr || Get(out, "file") != nullptr || own_catalog;
+  bool own_file = Get(out, "file") != nullptr || own_catalog;
   const Fields& inherited =
       template_fields_[static_cast<size_t>(tmpl - config.templates.data())];
   size_t own_count = out.size();
@@ -158,7 +167,7 @@ absl::StatusOr<Fields> Parser::LayeredZoneFields(const YAML::Node& n,
     bool overridden = false;
     for (size_t k = 0; k < own_count; ++k) overridden |= out[k].key == fld.key;
     if (overridden || (own_source && IsSourceKey(fld.key)) ||
-        (own_file && IsUpstreamOnlyKey(fld.key))) {
+        (own_file && IsUpstreamOnlyKey(fld.key)) || (own_catalog && fld.key == "proxied")) {
       continue;
     }
     if (fld.key == "secondaries") {

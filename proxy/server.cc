@@ -411,7 +411,7 @@ void Server::SyncUpstreams() {
   // by how many of them there are.
   size_t starting = 0;
   for (const ZoneConfig& z : config_.zones) {
-    if (!z.has_file() && !upstream_.contains(z.name)) ++starting;
+    if (!z.is_local() && !upstream_.contains(z.name)) ++starting;
   }
   for (const ZoneConfig& z : config_.zones) {
     if (z.is_local()) continue;

@@ -49,6 +49,41 @@ TEST(CatalogConfigTest, TopLevelShorthandAddsOrReusesTheEntry) {
   EXPECT_TRUE(reused->zones[1].allow_transfer_explicit);
 }
 
+TEST(CatalogConfigTest, TakesFromTheDefaultTemplateOnlyWhatApplies) {
+  constexpr std::string_view kTemplates =
+      "listen: [\"127.0.0.1:5300\"]\n"
+      "templates:\n"
+      "  - id: default\n"
+      "    primaries: [\"192.0.2.1\"]\n"
+      "    notify-from: [\"192.0.2.0/24\"]\n"
+      "    proxied: {names: [www.a.example.], edge-v4: [\"192.0.2.80\"]}\n"
+      "    secondaries: [{address: \"192.0.2.9\"}]\n"
+      "    journal: {max-diffs: 7}\n";
+  for (std::string_view zones :
+       {"zones:\n  - {name: a.example}\n  - {name: cat.example, catalog: produce}\n",
+        "zones:\n  - {name: a.example}\nproduce-catalog: cat.example\n"}) {
+    SCOPED_TRACE(zones);
+    auto cfg = LoadConfigText(std::string(kTemplates) + std::string(zones), "t.yaml", "");
+    ASSERT_TRUE(cfg.ok()) << cfg.status();
+    const ZoneConfig* cat = cfg->FindZone(N("cat.example."));
+    ASSERT_NE(cat, nullptr);
+    EXPECT_TRUE(cat->produce_catalog);
+    EXPECT_TRUE(cat->primaries.empty());
+    EXPECT_FALSE(cat->proxied.has_value());
+    ASSERT_EQ(cat->secondaries.size(), 1u);
+    EXPECT_TRUE(cat->allow_transfer.Contains(*IpAddress::Parse("192.0.2.9")));
+    EXPECT_EQ(cat->journal_max_diffs, 7u);
+    EXPECT_EQ(cfg->FindZone(N("a.example."))->primaries.size(), 1u);
+  }
+  auto in_template = LoadConfigText(
+      "listen: [\"127.0.0.1:5300\"]\ntemplates:\n  - {id: c, catalog: produce}\nzones: []\n",
+      "t.yaml", "");
+  ASSERT_FALSE(in_template.ok());
+  EXPECT_NE(std::string(in_template.status().message()).find("a template cannot set 'catalog'"),
+            std::string::npos)
+      << in_template.status();
+}
+
 TEST(CatalogConfigTest, Errors) {
   const struct {
     const char* name;
