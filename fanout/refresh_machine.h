@@ -187,7 +187,8 @@ class RefreshMachine {
  public:
   RefreshMachine(std::vector<PeerAddress> primaries, RefreshOptions options);
 
-  // Starts following: a check right away.
+  // Starts following: a check right away, or within options.start_spread
+  // for a zone that holds data (see RefreshOptions).
   std::vector<RefreshAction> Start(const RefreshSnapshot& have, absl::Time now);
 
   // A NOTIFY was accepted (RFC 1996 §3.11), with the serial it carried.

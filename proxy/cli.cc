@@ -149,7 +149,9 @@ std::string UsageText() {
 std::string DescribeZone(const Config& config, const ZoneConfig& zone) {
   std::string out = zone.name.ToText() + ":";
   if (!zone.template_id.empty()) absl::StrAppend(&out, " template ", zone.template_id, ";");
-  if (zone.has_file()) {
+  if (zone.produce_catalog) {
+    out += " catalog of the other zones (RFC 9432)";
+  } else if (zone.has_file()) {
     out += fmt::format(" file {}", zone.file);
   } else {
     out += " primaries";

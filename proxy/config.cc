@@ -293,7 +293,10 @@ absl::Status Parser::ParseZoneFields(const YAML::Node& n,
 
   const Field* primaries = Get(f, "primaries");
   const Field* file = Get(f, "file");
-  if (primaries != nullptr && file != nullptr) {
+  const Field* catalog = Get(f, "catalog");
+  if (catalog != nullptr) {
+    if (absl::Status s = ParseCatalogRole(f, path, zone); !s.ok()) return s;
+  } else if (primaries != nullptr && file != nullptr) {
     const Field* later =
         primaries->key_node.Mark().pos > file->key_node.Mark().pos ? primaries
                                                                    : file;
@@ -301,11 +304,13 @@ absl::Status Parser::ParseZoneFields(const YAML::Node& n,
                  "'primaries' and 'file' are exclusive: a zone is either "
                  "transferred from primaries or read from a file");
   }
-  if (primaries == nullptr && file == nullptr && !is_template) {
-    return Error(n, path, "needs 'primaries' (to transfer the zone) or "
-                          "'file' (to serve a master file)");
+  if (primaries == nullptr && file == nullptr && catalog == nullptr && !is_template) {
+    return Error(n, path, "needs 'primaries' (to transfer the zone), "
+                          "'file' (to serve a master file) or 'catalog: produce'");
   }
-  if (primaries != nullptr) {
+  if (catalog != nullptr) {
+    // Checked above: no source of data.
+  } else if (primaries != nullptr) {
     const std::string& pp = primaries->path;
     if (absl::Status s = Sequence(primaries->value, pp); !s.ok()) return s;
     if (primaries->value.size() == 0) {
@@ -471,7 +476,8 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
       MapFields(root, "", {"listen", "http", "state-dir", "threads", "keys",
                            "zones", "limits", "notify-source",
                            "transfer-source", "verify-peers", "control", "user",
-                           "group", "log", "templates"});
+                           "group", "log", "templates", "metrics",
+                           "produce-catalog"});
   if (!f.ok()) return f.status();
   Config config;
   config.path = display_name_;
@@ -525,6 +531,9 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
   if (const Field* l = Get(*f, "log")) {
     if (absl::Status s = ParseLog(l->value, config.log); !s.ok()) return s;
   }
+  if (const Field* m = Get(*f, "metrics")) {
+    if (absl::Status s = ParseMetrics(m->value, config.metrics); !s.ok()) return s;
+  }
   // Zone defaults, read before the zones that inherit them.
   if (const Field* ns = Get(*f, "notify-source")) {
     absl::StatusOr<SourceConfig> src = Source(ns->value, "notify-source", true);
@@ -565,6 +574,7 @@ absl::StatusOr<Config> Parser::Parse(const YAML::Node& root) {
     }
     config.zones.push_back(std::move(zone));
   }
+  if (absl::Status s = ParseProduceCatalog(*f, config); !s.ok()) return s;
   return config;
 }
 

@@ -21,6 +21,7 @@
 #include "core/name.h"
 #include "core/tsig_key.h"
 #include "proxy/log.h"
+#include "proxy/metrics_options.h"
 #include "proxy/net_address.h"
 #include "proxy/run_as.h"
 
@@ -78,6 +79,10 @@ struct ZoneConfig {
   std::vector<SocketAddress> primaries;  // in order of preference
   std::optional<Name> primary_key;       // signs upstream requests
   std::string file;  // a master file, absolute or relative to the CWD
+  // `catalog: produce` (or the top-level `produce-catalog:`): neither
+  // primaries nor file; the zone is the RFC 9432 catalog of every other
+  // zone configured, generated here (fanout/catalog.h).
+  bool produce_catalog = false;
 
   // NOTIFY (opcode 4) is accepted from these. When the key is absent it is
   // the primaries' addresses: a primary notifying its secondary is the
@@ -121,6 +126,8 @@ struct ZoneConfig {
   std::string template_id;
 
   bool has_file() const { return !file.empty(); }
+  // xfrproxy is the zone's primary: nothing to follow, nothing expires.
+  bool is_local() const { return has_file() || produce_catalog; }
 };
 
 // A `templates:` entry: settings shared by the zones that name it (or by
@@ -191,6 +198,7 @@ struct Config {
   std::vector<ZoneConfig> zones;
   LimitsConfig limits;
   LogSettings log;  // `log:`; level and target change on reload too
+  MetricsOptions metrics;  // `metrics:`; changes on reload too
   // Defaults for every zone (a zone's own key overrides, per family).
   SourceConfig notify_source;
   SourceConfig transfer_source;

@@ -116,6 +116,7 @@ class Parser {
   absl::Status ParseRunAs(const Fields& f, Config& config) const;
   absl::Status ParseLimits(const YAML::Node& n, LimitsConfig& limits) const;
   absl::Status ParseLog(const YAML::Node& n, LogSettings& log) const;
+  absl::Status ParseMetrics(const YAML::Node& n, MetricsOptions& metrics) const;
   absl::Status ParseZone(const YAML::Node& n, std::string_view path,
                          const Config& config, ZoneConfig& zone,
                          YAML::Mark& name_mark) const;
@@ -140,6 +141,11 @@ class Parser {
                                 const Config& config, ZoneConfig& zone) const;
   absl::Status ParseProxied(const YAML::Node& n, std::string_view path,
                             ZoneConfig& zone) const;
+  // A zone's `catalog:` (proxy/config_catalog.cc).
+  absl::Status ParseCatalogRole(const Fields& f, std::string_view path,
+                                ZoneConfig& zone) const;
+  // The top-level `produce-catalog:`, once the zones are read.
+  absl::Status ParseProduceCatalog(const Fields& f, Config& config) const;
 
   // The keys of each template, index for index with Config::templates.
   std::vector<Fields> template_fields_;
@@ -151,6 +157,6 @@ class Parser {
 inline constexpr std::string_view kZoneKeys[] = {
     "name", "primaries", "primary-key", "file", "notify-from", "notify-key",
     "allow-transfer", "secondaries", "journal", "max-records", "proxied",
-    "notify-source", "transfer-source", "verify-peers"};
+    "notify-source", "transfer-source", "verify-peers", "catalog"};
 
 }  // namespace xfr::config_internal

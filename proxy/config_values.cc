@@ -85,6 +85,22 @@ absl::Status Parser::ParseLog(const YAML::Node& n, LogSettings& log) const {
   return absl::OkStatus();
 }
 
+absl::Status Parser::ParseMetrics(const YAML::Node& n, MetricsOptions& metrics) const {
+  absl::StatusOr<Fields> f = MapFields(n, "metrics", {"per-zone", "max-zone-series"});
+  if (!f.ok()) return f.status();
+  if (const Field* pz = Get(*f, "per-zone")) {
+    absl::StatusOr<bool> b = Bool(pz->value, "metrics.per-zone");
+    if (!b.ok()) return b.status();
+    metrics.per_zone = *b;
+  }
+  if (const Field* max = Get(*f, "max-zone-series")) {
+    absl::StatusOr<uint64_t> v = UInt(max->value, "metrics.max-zone-series", 0, UINT32_MAX);
+    if (!v.ok()) return v.status();
+    metrics.max_zone_series = static_cast<uint32_t>(*v);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Parser::String(const YAML::Node& n,
                                            std::string_view path) const {
   if (!n.IsScalar()) return Error(n, path, "expected a string");

@@ -3,6 +3,7 @@
 #include "core/diff.h"
 #include "core/zone_check.h"
 #include "core/zonefile.h"
+#include "fanout/catalog.h"
 #include "fmt/format.h"
 #include "proxy/served_view.h"
 
@@ -64,6 +65,24 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> LoadFileZone(
   // has such a server answer with its SOA EXPIRE).
   publish.never_expires = true;
   auto view = MakeServedView(zone.name, *version, current.get(), policy, now, publish, opts);
+  if (!view.ok()) return view.status();
+  return std::move(view->served);
+}
+
+absl::StatusOr<std::shared_ptr<const ServedZone>> ProduceCatalogZone(
+    const ZoneConfig& zone, const std::vector<Name>& members,
+    std::shared_ptr<const ServedZone> current, absl::Time now) {
+  auto version =
+      UpdateCatalog(zone.name, members, current ? current->version : nullptr, now);
+  if (!version.ok()) return version.status();
+  if (current && *version == current->version) return current;
+  PublishOptions publish;
+  publish.max_diffs = zone.journal_max_diffs;
+  // Like a master file, the catalog has no primary to expire against.
+  publish.never_expires = true;
+  BuildOptions build;
+  build.max_records = zone.max_records;
+  auto view = MakeServedView(zone.name, *version, current.get(), nullptr, now, publish, build);
   if (!view.ok()) return view.status();
   return std::move(view->served);
 }

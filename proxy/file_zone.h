@@ -23,6 +23,13 @@ absl::StatusOr<std::shared_ptr<const ServedZone>> LoadFileZone(
     const ZoneConfig& zone, std::shared_ptr<const ServedZone> current,
     absl::Time now);
 
+// The catalog `zone` (`catalog: produce`) listing `members`: `current`
+// itself when membership did not change, else a new snapshot whose journal
+// gains the added and removed members (fanout/catalog.h UpdateCatalog).
+absl::StatusOr<std::shared_ptr<const ServedZone>> ProduceCatalogZone(
+    const ZoneConfig& zone, const std::vector<Name>& members,
+    std::shared_ptr<const ServedZone> current, absl::Time now);
+
 // The problems CheckZoneContent found, as one error (the first few named).
 absl::Status ZoneProblemsError(const std::vector<ZoneProblem>& problems);
 

@@ -31,7 +31,10 @@ HttpResponse StatusPages::Handle(const HttpRequest& request) const {
   } else if (request.path == "/metrics") {
     // The content type Prometheus negotiates for the text format.
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = RenderMetrics(stats_, *store, clock_(), GatherPeers());
+    MetricsOptions options;
+    options.per_zone = per_zone_.load(std::memory_order_relaxed);
+    options.max_zone_series = max_zone_series_.load(std::memory_order_relaxed);
+    r.body = RenderMetrics(stats_, *store, clock_(), GatherPeers(), options);
   } else if (request.path == "/healthz") {
     HealthReport h = RenderHealth(*store, clock_());
     r.status = h.healthy ? 200 : 503;

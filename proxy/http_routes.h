@@ -45,6 +45,11 @@ class StatusPages {
   void SetStore(std::shared_ptr<const ZoneStore> store) {
     store_.store(std::move(store), std::memory_order_release);
   }
+  // Any thread, e.g. after a reload changed `metrics:`.
+  void SetMetricsOptions(const MetricsOptions& options) {
+    per_zone_.store(options.per_zone, std::memory_order_relaxed);
+    max_zone_series_.store(options.max_zone_series, std::memory_order_relaxed);
+  }
   // Before the server starts.
   void SetPeerSource(AllPeersSource peers) { peers_ = std::move(peers); }
   void SetStatusSource(StatusSource status) { status_ = std::move(status); }
@@ -66,6 +71,10 @@ class StatusPages {
   absl::Time started_;
   AllPeersSource peers_;
   StatusSource status_;
+  // Two independent knobs: a scrape that sees one new and one old is still
+  // a valid page.
+  std::atomic<bool> per_zone_{true};
+  std::atomic<uint32_t> max_zone_series_{MetricsOptions{}.max_zone_series};
 };
 
 }  // namespace xfr

@@ -137,7 +137,8 @@ std::string JsonString(std::string_view value) {
 }
 
 std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
-                          absl::Time now, const PeerSource& peers) {
+                          absl::Time now, const PeerSource& peers,
+                          const MetricsOptions& options) {
   std::string out;
   CounterMetric(out, "xfrproxy_udp_queries_total", "DNS messages received over UDP.",
                 stats.udp_queries);
@@ -246,25 +247,50 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
   Family(out, "xfrproxy_zones", "gauge", "Zones configured.");
   Sample(out, "xfrproxy_zones", zones.size());
 
-  // Per-zone gauges. A zone without data has only zone_loaded 0: a serial or
-  // record count of 0 would read as real data.
-  struct Loaded {
+  // A zone without data has only zone_loaded 0: a serial or record count of
+  // 0 would read as real data.
+  struct Row {
     std::string name;
     const LiveZone* lz;
-    std::shared_ptr<const ServedZone> z;
+    std::shared_ptr<const ServedZone> z;  // null: no data yet
   };
-  std::vector<Loaded> loaded;
-  constexpr std::string_view kLoadedName = "xfrproxy_zone_loaded";
-  Family(out, kLoadedName, "gauge", "1 when the zone has data to serve, else 0.");
+  // Names are only rendered for the series that need them.
+  const bool per_zone_series = options.PerZone(zones.size());
+  std::vector<Row> rows;
+  uint64_t loaded = 0;
+  uint64_t expired = 0;
+  uint64_t degraded = 0;
   for (const LiveZone* lz : zones) {
-    std::string name = lz->name().ToText();
     std::shared_ptr<const ServedZone> z = lz->Current();
-    Sample(out, kLoadedName, "zone", name, z ? 1 : 0);
-    if (z) loaded.push_back({std::move(name), lz, std::move(z)});
+    if (z) {
+      ++loaded;
+      if (Expired(*lz, *z, now)) ++expired;
+      auto h = lz->refresh_health(now);
+      if (h && h->state == RefreshHealth::kDegraded) ++degraded;
+    }
+    if (per_zone_series) rows.push_back({lz->name().ToText(), lz, std::move(z)});
+  }
+  // The totals an operator alerts on, there whether per-zone series are or not.
+  Family(out, "xfrproxy_zones_loaded", "gauge", "Zones with data to serve.");
+  Sample(out, "xfrproxy_zones_loaded", loaded);
+  Family(out, "xfrproxy_zones_expired_now", "gauge",
+         "Zones whose data has expired and is answered SERVFAIL.");
+  Sample(out, "xfrproxy_zones_expired_now", expired);
+  Family(out, "xfrproxy_zones_degraded", "gauge",
+         "Zones whose refresh has failed for longer than their SOA REFRESH.");
+  Sample(out, "xfrproxy_zones_degraded", degraded);
+
+  if (per_zone_series) {
+    constexpr std::string_view kLoadedName = "xfrproxy_zone_loaded";
+    Family(out, kLoadedName, "gauge", "1 when the zone has data to serve, else 0.");
+    for (const Row& r : rows) Sample(out, kLoadedName, "zone", r.name, r.z ? 1 : 0);
   }
   auto per_zone = [&](std::string_view metric, std::string_view help, auto value) {
+    if (!per_zone_series) return;
     Family(out, metric, "gauge", help);
-    for (const Loaded& l : loaded) Sample(out, metric, "zone", l.name, value(*l.lz, *l.z));
+    for (const Row& r : rows) {
+      if (r.z) Sample(out, metric, "zone", r.name, value(*r.lz, *r.z));
+    }
   };
   per_zone("xfrproxy_zone_serial", "SOA serial of the version being served.",
            [](const LiveZone&, const ServedZone& z) -> uint64_t { return z.serial().value(); });
@@ -321,11 +347,27 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
       }
       counts.push_back(std::move(c));
     }
-    Family(out, "xfrproxy_peers", "gauge", "Secondaries configured for the zone.");
-    for (const Counts& c : counts) Sample(out, "xfrproxy_peers", "zone", c.name, c.total);
-    Family(out, "xfrproxy_peers_in_sync", "gauge",
-           "Secondaries known to hold the served serial (or a newer one).");
-    for (const Counts& c : counts) Sample(out, "xfrproxy_peers_in_sync", "zone", c.name, c.in_sync);
+    uint64_t total = 0;
+    uint64_t in_sync = 0;
+    for (const Counts& c : counts) {
+      total += c.total;
+      in_sync += c.in_sync;
+    }
+    Family(out, "xfrproxy_peers_all_zones", "gauge",
+           "Secondaries configured, summed over every zone.");
+    Sample(out, "xfrproxy_peers_all_zones", total);
+    Family(out, "xfrproxy_peers_in_sync_all_zones", "gauge",
+           "Secondaries holding the served serial (or a newer one), summed over every zone.");
+    Sample(out, "xfrproxy_peers_in_sync_all_zones", in_sync);
+    if (per_zone_series) {
+      Family(out, "xfrproxy_peers", "gauge", "Secondaries configured for the zone.");
+      for (const Counts& c : counts) Sample(out, "xfrproxy_peers", "zone", c.name, c.total);
+      Family(out, "xfrproxy_peers_in_sync", "gauge",
+             "Secondaries known to hold the served serial (or a newer one).");
+      for (const Counts& c : counts) {
+        Sample(out, "xfrproxy_peers_in_sync", "zone", c.name, c.in_sync);
+      }
+    }
   }
   return out;
 }

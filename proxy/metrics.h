@@ -16,6 +16,7 @@
 
 #include "absl/time/time.h"
 #include "core/serial.h"
+#include "proxy/metrics_options.h"
 #include "proxy/stats.h"
 #include "proxy/zone_store.h"
 
@@ -34,10 +35,12 @@ std::string JsonString(std::string_view value);
 struct PeerReport;
 using PeerSource = std::function<std::vector<PeerReport>(const LiveZone&)>;
 
-// With `peers`, also the per-zone peer gauges (xfrproxy_peers,
-// xfrproxy_peers_in_sync) for zones that have secondaries.
+// With `peers`, also the peer gauges (xfrproxy_peers, xfrproxy_peers_in_sync)
+// for zones that have secondaries. Per-zone series only as `options` allow
+// for the store's number of zones; the zone and peer totals always.
 std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
-                          absl::Time now, const PeerSource& peers = nullptr);
+                          absl::Time now, const PeerSource& peers = nullptr,
+                          const MetricsOptions& options = {});
 
 // Healthy when every configured zone has data and none has expired (an
 // expired zone is answered SERVFAIL, as RFC 1035 §4.3.5 has it). The text is

@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const Config& config) {
     s->status_pages_ = std::make_unique<StatusPages>(s->stats_, s->store_);
     s->status_pages_->SetPeerSource([raw] { return raw->AllPeerReports(); });
     s->status_pages_->SetStatusSource([raw] { return raw->StatusReports(); });
+    s->ApplyMetricsOptions();
     // Two threads: /healthz and /metrics are answered while a /status.json
     // or /peers request waits for a busy zone owner.
     HttpServerOptions http_options;
@@ -185,11 +186,19 @@ Server::~Server() {
 std::vector<std::string> Server::LoadFileZones() {
   std::vector<std::string> problems;
   absl::Time now = absl::Now();
+  // A produced catalog lists every zone configured, whether served yet or
+  // not (a consumer then follows it from us, and waits as we do), but no
+  // catalog: those provision nothing.
+  std::vector<Name> members;
   for (const ZoneConfig& z : config_.zones) {
-    if (!z.has_file()) continue;
+    if (!z.produce_catalog) members.push_back(z.name);
+  }
+  for (const ZoneConfig& z : config_.zones) {
+    if (!z.is_local()) continue;
     LiveZone* entry = store_->Find(z.name);
     std::shared_ptr<const ServedZone> current = entry->Current();
-    auto loaded = LoadFileZone(z, current, now);
+    auto loaded = z.produce_catalog ? ProduceCatalogZone(z, members, current, now)
+                                    : LoadFileZone(z, current, now);
     if (!loaded.ok()) {
       problems.push_back(fmt::format(
           "zone {}: {}{}", z.name.ToText(), std::string(loaded.status().message()),
@@ -377,8 +386,19 @@ absl::StatusOr<std::vector<std::string>> Server::ReloadConfig() {
   std::vector<std::string> problems = LoadFileZones();
   for (auto& w : workers_) w->responder->SetStore(store_);
   if (status_pages_) status_pages_->SetStore(store_);
+  ApplyMetricsOptions();
   SyncUpstreams();
   return problems;
+}
+
+void Server::ApplyMetricsOptions() {
+  if (!status_pages_) return;
+  status_pages_->SetMetricsOptions(config_.metrics);
+  const MetricsOptions& m = config_.metrics;
+  if (m.per_zone && !m.PerZone(config_.zones.size())) {
+    LogWarning("metrics: {} zones, over max-zone-series ({}): per-zone series are left out, "
+               "the zone totals stay", config_.zones.size(), m.max_zone_series);
+  }
 }
 
 std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
@@ -387,8 +407,14 @@ std::optional<TsigKey> Server::PrimaryKey(const ZoneConfig& z) const {
 
 void Server::SyncUpstreams() {
   absl::flat_hash_map<Name, std::unique_ptr<UpstreamZone>> next;
+  // Zones starting together spread their first checks over a window sized
+  // by how many of them there are.
+  size_t starting = 0;
   for (const ZoneConfig& z : config_.zones) {
-    if (z.has_file()) continue;
+    if (!z.has_file() && !upstream_.contains(z.name)) ++starting;
+  }
+  for (const ZoneConfig& z : config_.zones) {
+    if (z.is_local()) continue;
     std::optional<IpAddress> v4 = TransferSource(config_, z, /*v6=*/false);
     std::optional<IpAddress> v6 = TransferSource(config_, z, /*v6=*/true);
     auto it = upstream_.find(z.name);
@@ -413,7 +439,8 @@ void Server::SyncUpstreams() {
     hooks.release_waiters = [this, name] { ReleaseWaiters(name); };
     auto up = std::make_unique<UpstreamZone>(
         *exchanges_, z, PrimaryKey(z), config_.limits, v4, v6, stats_,
-        [this, name] { return store_->Find(name); }, std::move(hooks));
+        [this, name] { return store_->Find(name); }, std::move(hooks),
+        UpstreamRefreshOptions(starting));
     up->Start();
     next.emplace(z.name, std::move(up));
   }
@@ -585,7 +612,7 @@ void Server::RestoreZones() {
     LoadedZone& lz = **loaded;
     PublishOptions opts;
     opts.max_diffs = z.journal_max_diffs;
-    opts.never_expires = z.has_file();
+    opts.never_expires = z.is_local();
     // A rewritten view is served as saved; the primary's data behind it is
     // learnt again with the next transfer (see MarkRewritten).
     ViewSource source;
@@ -603,10 +630,10 @@ void Server::RestoreZones() {
     }
     LiveZone* e = store_->Find(z.name);
     e->Publish(*served);
-    if (!z.has_file()) e->MarkRefreshed(lz.refreshed_at, lz.expire_seconds);
+    if (!z.is_local()) e->MarkRefreshed(lz.refreshed_at, lz.expire_seconds);
     LogInfo("zone {}: serving serial {} from {} ({} journal diffs{})", z.name.ToText(),
             (*served)->serial().ToString(), config_.state_dir, (*served)->journal.size(),
-            z.has_file() ? "" : fmt::format(", expires in {}s",
+            z.is_local() ? "" : fmt::format(", expires in {}s",
                                             e->ExpireRemaining(**served, now)));
   }
 }

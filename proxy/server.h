@@ -81,6 +81,8 @@ class Server {
   std::string RewrittenMarkerPath(const Name& zone) const;
   void MarkRewritten(const Name& zone, bool on);
   void AttachPeers();
+  // `metrics:` to /metrics, and a warning when the zones outnumber the bound.
+  void ApplyMetricsOptions();
   // Per-peer NOTIFY state of every zone for /peers and /metrics, read on
   // the owner's thread in one pass; empty when it did not answer in time.
   absl::flat_hash_map<Name, std::vector<PeerReport>> AllPeerReports();

@@ -61,8 +61,13 @@ absl::Status Server::StartControl() {
 ZoneStatus Server::StatusOf(const ZoneConfig& zc, std::vector<PeerReport>* peers) {
   ZoneStatus s;
   s.name = zc.name.ToText();
-  s.file = zc.has_file();
-  if (s.file) {
+  // A produced catalog is, like a file, loaded here and never refreshed.
+  s.file = zc.is_local();
+  if (zc.produce_catalog) {
+    size_t members = 0;
+    for (const ZoneConfig& z : config_.zones) members += z.produce_catalog ? 0 : 1;
+    s.source = fmt::format("catalog of {} zones", members);
+  } else if (s.file) {
     s.source = "file " + zc.file;
   } else {
     std::vector<std::string> primaries;
@@ -152,6 +157,11 @@ absl::StatusOr<std::string> Server::ControlAction(const ControlRequest& r) {
                        cur->serial().ToString(), *n, *n == 1 ? "y" : "ies");
   }
   auto it = upstream_.find(name);
+  if (zc->produce_catalog) {
+    return absl::FailedPreconditionError(fmt::format(
+        "zone {} is a catalog xfrproxy produces: it has no primary (`reload` updates it)",
+        zone));
+  }
   if (zc->has_file() || it == upstream_.end()) {
     return absl::FailedPreconditionError(fmt::format(
         "zone {} is served from the file {}: it has no primary to {} from (`reload` re-reads "

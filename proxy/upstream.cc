@@ -1,5 +1,7 @@
 #include "proxy/upstream.h"
 
+#include <algorithm>
+#include <random>
 #include <utility>
 
 #include "core/diff.h"
@@ -18,12 +20,31 @@ std::vector<PeerAddress> ToPeers(const std::vector<SocketAddress>& v) {
   return out;
 }
 
+constexpr double kRefreshJitter = 0.1;
+constexpr absl::Duration kStartSpreadPerZone = absl::Milliseconds(3);
+constexpr absl::Duration kStartSpreadCap = absl::Minutes(1);
+
 }  // namespace
+
+RefreshOptions UpstreamRefreshOptions(size_t zones_starting) {
+  // Seeds come from one generator per thread, so 10,000 zones starting do
+  // not cost 10,000 reads of the kernel's randomness.
+  thread_local std::mt19937_64 seeds{std::random_device{}()};
+  RefreshOptions o;
+  o.jitter = kRefreshJitter;
+  o.start_spread = std::min(kStartSpreadCap,
+                            kStartSpreadPerZone * static_cast<int64_t>(zones_starting));
+  // A small generator per zone: a few bytes each, and no lock between zones.
+  o.random = [gen = std::minstd_rand(static_cast<uint32_t>(seeds()))]() mutable {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+  };
+  return o;
+}
 
 UpstreamZone::UpstreamZone(ExchangePool& pool, ZoneConfig config, std::optional<TsigKey> key,
                            LimitsConfig limits, std::optional<IpAddress> transfer_source_v4,
                            std::optional<IpAddress> transfer_source_v6, ServerStats& stats,
-                           EntryLookup entry, UpstreamHooks hooks)
+                           EntryLookup entry, UpstreamHooks hooks, RefreshOptions refresh)
     : pool_(pool),
       loop_(pool.loop()),
       config_(std::move(config)),
@@ -34,7 +55,7 @@ UpstreamZone::UpstreamZone(ExchangePool& pool, ZoneConfig config, std::optional<
       stats_(stats),
       entry_(std::move(entry)),
       hooks_(std::move(hooks)),
-      machine_(ToPeers(config_.primaries), RefreshOptions{}) {}
+      machine_(ToPeers(config_.primaries), std::move(refresh)) {}
 
 UpstreamZone::~UpstreamZone() {
   loop_.Cancel(wake_timer_);

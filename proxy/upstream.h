@@ -37,6 +37,12 @@ struct UpstreamHooks {
   std::function<void()> release_waiters;
 };
 
+// The refresh options of zones that start together: REFRESH and RETRY
+// drawn from [90%, 100%] of their value, and the first checks of zones
+// restored from state-dir spread over 3 s per 1,000 zones starting (at most
+// a minute), each zone with its own generator seeded at random.
+RefreshOptions UpstreamRefreshOptions(size_t zones_starting);
+
 class UpstreamZone {
  public:
   using EntryLookup = std::function<LiveZone*()>;
@@ -44,12 +50,14 @@ class UpstreamZone {
   UpstreamZone(ExchangePool& pool, ZoneConfig config, std::optional<TsigKey> key,
                LimitsConfig limits, std::optional<IpAddress> transfer_source_v4,
                std::optional<IpAddress> transfer_source_v6, ServerStats& stats,
-               EntryLookup entry, UpstreamHooks hooks);
+               EntryLookup entry, UpstreamHooks hooks,
+               RefreshOptions refresh = RefreshOptions{});
   ~UpstreamZone();
   UpstreamZone(const UpstreamZone&) = delete;
   UpstreamZone& operator=(const UpstreamZone&) = delete;
 
-  // Starts following: a check right away.
+  // Starts following: a check right away, or within the start spread of
+  // `refresh` for a zone that already has data.
   void Start();
   // A NOTIFY was accepted (RFC 1996 §3.11), with the serial it carried.
   void Notified(const SocketAddress& from, std::optional<Serial> hint);

@@ -79,7 +79,7 @@ absl::StatusOr<std::shared_ptr<ZoneStore>> ZoneStore::FromConfig(
     for (const IpAddress& ip : keyless) policy.required_keys.erase(ip);
     WarnSharedAddresses(z);
     NotifyPolicy notify;
-    notify.follows_primary = !z.has_file();
+    notify.follows_primary = !z.is_local();
     notify.allow = z.notify_from;
     notify.key = z.primary_key;
     notify.key_required = z.notify_key_required;

@@ -36,7 +36,8 @@ std::string Event(std::string_view name, const std::string& object) {
 std::string ChangeLine(const ChangeEvent& e, const PrimaryStats& s, bool json) {
   if (json) {
     return fmt::format(
-        "{{\"event\":\"change\",\"serial\":{},\"zones\":{},\"version\":{},\"added\":{},\"removed\":{},"
+        "{{\"event\":\"change\",\"serial\":{},\"zones\":{},\"version\":{},\"added\":{},"
+        "\"removed\":{},"
         "\"modified\":{},\"records\":{},\"build_ms\":{:.2f},\"apply_ms\":{:.2f},\"transfers\":{},"
         "\"notifies_sent\":{},\"notifies_acked\":{}}}",
         e.serial.value(), e.zones, e.version, e.counts.added, e.counts.removed,
@@ -142,7 +143,8 @@ int RunPrimaryCommand(const std::vector<std::string>& args) {
     listen += a.ToString();
   }
   if (json) {
-    Print(fmt::format("{{\"event\":\"start\",\"zone\":\"{}\",\"zones\":{},\"records\":{},\"serial\":{},"
+    Print(fmt::format("{{\"event\":\"start\",\"zone\":\"{}\",\"zones\":{},\"records\":{},"
+                      "\"serial\":{},"
                       "\"generation_ms\":{:.1f},\"encode_ms\":{:.1f},\"listen\":\"{}\","
                       "\"fault\":\"{}\"}}",
                       o.zone.ToText(), first.zones, first.records, first.serial.value(),

@@ -14,7 +14,11 @@ closes, wrong-soa answers SOA one serial ahead of the AXFR, stall never
 answers a transfer, bad-tsig breaks the MAC (dig rejects the transfer),
 notimp-ixfr answers IXFR NOTIMP. An xfrproxy in front converges on the
 primary's serial by one AXFR and IXFRs, and the primary's /stats says so.
+With --zones the primary serves that many zones, each with its own serial;
+the --zones-config list is what an xfrproxy needs to follow all of them, and
+a change with --change-zones K moves exactly K zones, NOTIFYing each.
 """
+import re
 import json
 import os
 import signal
@@ -427,6 +431,66 @@ class ProxyInFrontTest(unittest.TestCase):
             p.cleanup()
             proxy.dir.cleanup()
         self.assertEqual(code, 0)
+
+
+def soa_serial(port, zone):
+    m = udp_query(port, query(zone, SOA))
+    assert m.rcode == NOERROR and m.answer and m.answer[0].type == SOA, m
+    return m.answer[0].soa_serial()
+
+
+class ManyZonesTest(unittest.TestCase):
+    ZONES = 50
+
+    def test_xfrproxy_follows_every_zone_and_each_change(self):
+        proxy = UpstreamProxy([])
+        self.addCleanup(proxy.dir.cleanup)
+        snippet = os.path.join(proxy.dir.path, "zones.yaml")
+        p = Primary("--zones", str(self.ZONES), "--change-zones", "5", "--zones-config", snippet,
+                    "--notify", f"127.0.0.1:{proxy.port}", records=10)
+        self.addCleanup(p.cleanup)
+        with open(snippet) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "zones:")
+        entry = re.compile(r'  - \{name: (\S+), primaries: \["(\S+)"\]\}')
+        entries = [entry.fullmatch(line) for line in lines[1:]]
+        self.assertTrue(all(entries), lines[:5])
+        names = [m.group(1) for m in entries]
+        self.assertEqual(names, [f"z{i:05d}.{ZONE}" for i in range(1, self.ZONES + 1)])
+        self.assertEqual({m.group(2) for m in entries}, {f"127.0.0.1:{p.port}"})
+        self.assertEqual(p.events("start")[0]["zones"], self.ZONES)
+        # Each zone is served on its own, with the generated records.
+        for name in names:
+            self.assertEqual(soa_serial(p.port, name), SERIAL)
+        records = transfer(p.port, query(names[-1], AXFR))
+        self.assertEqual(len(records), 10 + 1)
+        self.assertTrue(all(r.owner.lower().endswith(names[-1]) for r in records))
+
+        proxy.upstream = [{"name": n, "primaries": [m.group(2)]} for n, m in zip(names, entries)]
+        proxy.start()
+        try:
+            for name in names:
+                proxy.wait_serial(name, SERIAL)
+            # One change moves the first five zones, by NOTIFY alone (the
+            # REFRESH of 60 s is far off).
+            p.proc.signal(signal.SIGUSR1)
+            for name in names[:5]:
+                proxy.wait_serial(name, SERIAL + 1)
+            for name in names:
+                want = SERIAL + 1 if name in names[:5] else SERIAL
+                self.assertEqual(soa_serial(p.port, name), want, name)
+                self.assertEqual(soa_serial(proxy.port, name), want, name)
+            change = p.events("change")[-1]
+            self.assertEqual(change["zones"], 5)
+            self.assertEqual(change["serial"], SERIAL + 1)
+        finally:
+            code = proxy.stop()
+        self.assertEqual(code, 0)
+        totals = p.stop()
+        self.assertEqual(totals["zones"], self.ZONES)
+        # One AXFR per zone for the proxy (and the test's own), five IXFRs.
+        self.assertEqual(totals["axfr"], self.ZONES + 1)
+        self.assertEqual(totals["ixfr"] + totals["ixfr_full"], 5)
 
 
 if __name__ == "__main__":

@@ -433,6 +433,124 @@ TEST_F(MetricsTest, StatusPagesRoutes) {
   EXPECT_EQ(after.body, "other. not loaded\n");
 }
 
+// What an operator alerts on with per-zone series off: counts of zones
+// loaded, expired and degraded, there in every mode.
+TEST_F(MetricsTest, ZoneTotalsCountLoadedExpiredAndDegraded) {
+  std::string none = RenderMetrics(stats_, *store_, kNow);
+  EXPECT_TRUE(HasLine(none, "xfrproxy_zones_loaded 0")) << none;
+
+  PublishExample();
+  PublishOdd();
+  std::string fresh = RenderMetrics(stats_, *store_, kNow);
+  ExpectValidExposition(fresh);
+  EXPECT_TRUE(HasLine(fresh, "xfrproxy_zones_loaded 2")) << fresh;
+  EXPECT_TRUE(HasLine(fresh, "xfrproxy_zones_expired_now 0")) << fresh;
+  EXPECT_TRUE(HasLine(fresh, "xfrproxy_zones_degraded 0")) << fresh;
+
+  RefreshHealth failing;
+  failing.state = RefreshHealth::kOk;
+  failing.degraded_at = kNow;
+  store_->Find(odd_)->SetRefreshHealth(failing);
+  store_->Find(N("example.com."))->MarkRefreshed(kLoaded + absl::Seconds(1000), kExpire);
+  std::string later = RenderMetrics(stats_, *store_, kLoaded + absl::Seconds(kExpire));
+  EXPECT_TRUE(HasLine(later, "xfrproxy_zones_loaded 2")) << later;
+  // The odd zone ran out; example.com. was refreshed later and has not.
+  EXPECT_TRUE(HasLine(later, "xfrproxy_zones_expired_now 1")) << later;
+  EXPECT_TRUE(HasLine(later, "xfrproxy_zones_degraded 1")) << later;
+}
+
+struct SeriesCase {
+  const char* name;
+  bool per_zone;
+  uint32_t max_zone_series;
+  bool expect_per_zone;  // the store has 2 zones
+};
+
+class MetricsSeriesTest : public MetricsTest,
+                          public ::testing::WithParamInterface<SeriesCase> {};
+
+TEST_P(MetricsSeriesTest, PerZoneSeriesOnlyWhereTheOptionsAllow) {
+  const SeriesCase& c = GetParam();
+  PublishExample();
+  PeerState one;
+  one.address = PeerAddress::V4({198, 51, 100, 7}, 53);
+  PeerState two = one;
+  two.address = PeerAddress::V4({198, 51, 100, 8}, 53);
+  store_->Find(N("example.com."))
+      ->SetPeers(std::make_shared<PeerTable>(std::vector<PeerState>{one, two}, kNow));
+  PeerSource peers = [](const LiveZone&) {
+    std::vector<PeerReport> out(2);
+    out[0].state = "in-sync";
+    out[1].state = "lagging";
+    return out;
+  };
+  MetricsOptions options;
+  options.per_zone = c.per_zone;
+  options.max_zone_series = c.max_zone_series;
+  std::string text = RenderMetrics(stats_, *store_, kNow, peers, options);
+  ExpectValidExposition(text);
+  bool any_zone_label = text.find("{zone=") != std::string::npos;
+  EXPECT_EQ(any_zone_label, c.expect_per_zone) << text;
+  EXPECT_EQ(HasLine(text, "xfrproxy_zone_serial{zone=\"example.com.\"} 2"), c.expect_per_zone);
+  EXPECT_EQ(HasLine(text, "xfrproxy_peers_in_sync{zone=\"example.com.\"} 1"),
+            c.expect_per_zone);
+  // The totals stay in every mode.
+  for (const char* line : {"xfrproxy_zones 2", "xfrproxy_zones_loaded 1",
+                           "xfrproxy_zones_expired_now 0", "xfrproxy_zones_degraded 0",
+                           "xfrproxy_peers_all_zones 2", "xfrproxy_peers_in_sync_all_zones 1"}) {
+    EXPECT_TRUE(HasLine(text, line)) << "missing: " << line << "\n" << text;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MetricsSeriesTest,
+    ::testing::Values(SeriesCase{"DefaultsKeepThemForAFewZones", true, 1000, true},
+                      SeriesCase{"SwitchedOff", false, 1000, false},
+                      SeriesCase{"MoreZonesThanTheBound", true, 1, false},
+                      SeriesCase{"AsManyZonesAsTheBound", true, 2, true},
+                      SeriesCase{"ZeroIsNoBound", true, 0, true},
+                      SeriesCase{"OffWinsOverNoBound", false, 0, false}),
+    [](const ::testing::TestParamInfo<SeriesCase>& i) { return std::string(i.param.name); });
+
+TEST(MetricsConfigTest, MetricsSectionIsReadAndChecked) {
+  const std::string base = "listen: [\"127.0.0.1:5300\"]\nzones: []\n";
+  auto defaults = LoadConfigText(base, "x.yaml", "/");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->metrics, MetricsOptions{});
+  EXPECT_TRUE(defaults->metrics.per_zone);
+  EXPECT_EQ(defaults->metrics.max_zone_series, 1000u);
+
+  auto set = LoadConfigText(base + "metrics:\n  per-zone: false\n  max-zone-series: 50\n",
+                            "x.yaml", "/");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_FALSE(set->metrics.per_zone);
+  EXPECT_EQ(set->metrics.max_zone_series, 50u);
+
+  for (const char* bad : {"metrics:\n  per-zone: maybe\n", "metrics:\n  max-zone-series: -1\n",
+                          "metrics:\n  per-zones: false\n", "metrics: [1]\n"}) {
+    auto c = LoadConfigText(base + bad, "x.yaml", "/");
+    EXPECT_FALSE(c.ok()) << bad;
+    if (!c.ok()) {
+      EXPECT_NE(c.status().message().find("metrics"), std::string::npos) << c.status();
+    }
+  }
+}
+
+TEST_F(MetricsTest, StatusPagesFollowTheMetricsOptions) {
+  PublishExample();
+  StatusPages pages(stats_, store_, [] { return kNow; });
+  HttpRequest req;
+  req.method = "GET";
+  req.path = "/metrics";
+  EXPECT_TRUE(HasLine(pages.Handle(req).body, "xfrproxy_zone_serial{zone=\"example.com.\"} 2"));
+  MetricsOptions off;
+  off.per_zone = false;
+  pages.SetMetricsOptions(off);
+  std::string body = pages.Handle(req).body;
+  EXPECT_EQ(body.find("{zone="), std::string::npos) << body;
+  EXPECT_TRUE(HasLine(body, "xfrproxy_zones_loaded 1")) << body;
+}
+
 TEST(StatusPagesTest, NoStoreYetIsUnavailable) {
   ServerStats stats;
   StatusPages pages(stats, nullptr);
