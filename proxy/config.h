@@ -133,13 +133,21 @@ struct ZoneConfig {
 // A `templates:` entry: settings shared by the zones that name it (or by
 // every zone naming none, for the one called `default`). `zone` holds them
 // as parsed on their own: its name is the root, and `file` is empty; a file
-// pattern is kept in `file_pattern`, with `%s` standing for the zone name.
+// pattern is kept in `file_pattern`, with `%s` standing for the zone name
+// (made absolute like every path, a '%' of the directory written '%%').
 struct ZoneTemplateConfig {
   std::string id;
   ZoneConfig zone;
   std::string file_pattern;
   std::string origin;  // "xfrproxy.yaml:3:5: templates[0]"
 };
+
+// The configuration of zone `zone` made from template `t` alone, as for a
+// zone added at run time (a catalog member whose group names a template):
+// its name set, its file pattern expanded, its proxied names checked to be
+// inside it. Without primaries or file in the template, the caller gives
+// the zone its source. Errors name the template's line.
+absl::StatusOr<ZoneConfig> ZoneFromTemplate(const ZoneTemplateConfig& t, const Name& zone);
 
 // `file_pattern` with each `%s` replaced by `zone` in lower case without
 // its final dot (the root zone as "root"), and `%%` by '%'. An error when

@@ -1,6 +1,7 @@
 // `templates:`: settings many zones share, written once. A zone's own keys
 // replace its template's key by key (a list is replaced whole, never
 // merged), so that what a zone gets is what one of the two entries says.
+#include <filesystem>
 #include <vector>
 
 #include "core/ascii.h"
@@ -114,7 +115,15 @@ absl::Status Parser::ParseTemplates(const YAML::Node& n, Config& config) {
     absl::Status s = ParseZoneFields(*it, path, keys, config, t.zone, unused,
                                      /*is_template=*/true);
     if (!s.ok()) return s;
-    t.file_pattern = std::move(t.zone.file);
+    t.file_pattern = t.zone.file;
+    if (!t.file_pattern.empty() && !base_dir_.empty() &&
+        !std::filesystem::path(t.file_pattern).is_absolute()) {
+      // Resolved like any path, the directory's own '%' escaped so that
+      // expanding the pattern leaves it as it is.
+      std::string dir;
+      for (char c : base_dir_) dir += c == '%' ? "%%" : std::string(1, c);
+      t.file_pattern = (std::filesystem::path(dir) / t.file_pattern).string();
+    }
     t.zone.file.clear();
     t.zone.file_origin.clear();
     t.zone.template_id = t.id;
@@ -189,6 +198,31 @@ const ZoneTemplateConfig* Config::FindTemplate(std::string_view id) const {
     if (t.id == id) return &t;
   }
   return nullptr;
+}
+
+absl::StatusOr<ZoneConfig> ZoneFromTemplate(const ZoneTemplateConfig& t, const Name& zone) {
+  ZoneConfig z = t.zone;
+  z.name = zone;
+  z.origin = t.origin;
+  if (!t.file_pattern.empty()) {
+    absl::StatusOr<std::string> file = ExpandZoneFilePattern(t.file_pattern, zone);
+    if (!file.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {}", t.origin, ToStd(file.status().message())));
+    }
+    z.file = std::move(*file);
+    z.file_origin = t.origin;
+  }
+  if (z.proxied.has_value()) {
+    for (const ProxiedName& p : z.proxied->names) {
+      if (!p.name.view().IsSubdomainOf(zone)) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}: proxied name '{}' is outside the zone {}", t.origin,
+                        p.name.ToText(), zone.ToText()));
+      }
+    }
+  }
+  return z;
 }
 
 absl::StatusOr<std::string> ExpandZoneFilePattern(std::string_view file_pattern,

@@ -114,7 +114,7 @@ TEST(ConfigTemplatesTest, FilePatternGivesEachZoneItsFile) {
            "  - {name: b., template: pct}\n"),
       "t.yaml", "/etc/xfr");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->templates[0].file_pattern, "zones/%s.zone");
+  EXPECT_EQ(c->templates[0].file_pattern, "/etc/xfr/zones/%s.zone");
   EXPECT_EQ(c->zones[0].file, "/etc/xfr/zones/example.com.zone");
   EXPECT_EQ(c->zones[1].file, "/etc/xfr/zones/root.zone");
   EXPECT_EQ(c->zones[2].file, "/abs/100%/b");
@@ -215,6 +215,31 @@ TEST(ConfigTemplatesTest, ErrorsPointWhereTheValueIsWritten) {
     EXPECT_NE(msg.find(c.expected), std::string::npos)
         << "message: " << msg << "\nexpected: " << c.expected;
   }
+}
+
+TEST(ConfigTemplatesTest, ZoneFromTemplateMakesAZoneAddedAtRunTime) {
+  absl::StatusOr<Config> c = LoadConfigText(
+      Yaml("  - {id: files, file: \"zones/%s.zone\", max-records: 9}\n"
+           "  - id: px\n    primaries: [\"192.0.2.1\"]\n    proxied:\n"
+           "      names: [www.a.example.]\n      edge-v4: [203.0.113.1]\n",
+           "  - {name: a.example., template: px}\n"),
+      "t.yaml", "/etc/100%");
+  ASSERT_TRUE(c.ok()) << c.status();
+  absl::StatusOr<ZoneConfig> z = ZoneFromTemplate(*c->FindTemplate("files"), N("M.example."));
+  ASSERT_TRUE(z.ok()) << z.status();
+  EXPECT_EQ(z->name, N("m.example."));
+  EXPECT_EQ(z->file, "/etc/100%/zones/m.example.zone");
+  EXPECT_EQ(z->max_records, 9u);
+  EXPECT_EQ(z->template_id, "files");
+  // The same check a configured zone gets: a proxied name outside it.
+  EXPECT_TRUE(ZoneFromTemplate(*c->FindTemplate("px"), N("a.example.")).ok());
+  absl::StatusOr<ZoneConfig> bad = ZoneFromTemplate(*c->FindTemplate("px"), N("b.example."));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("t.yaml:7:5: templates[1]: proxied name "
+                                                     "'www.a.example.' is outside the zone "
+                                                     "b.example."),
+            std::string::npos)
+      << bad.status();
 }
 
 TEST(ConfigTemplatesTest, ExpandZoneFilePatternRefusesASlashInTheName) {
