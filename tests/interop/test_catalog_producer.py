@@ -51,21 +51,7 @@ class KnotCatalogConsumer(servers.KnotServer):
 
     def _write_config(self):
         d = self.dir.path
-        out = [
-            "server:",
-            f'    rundir: "{d}"',
-            f'    pidfile: "{d}/knot.pid"',
-            f"    listen: {xfrtest.LOOPBACK}@{self.port}",
-            "    background-workers: 1",
-            "    udp-workers: 1",
-            "    tcp-workers: 2",
-            "database:",
-            f'    storage: "{d}/db"',
-            "control:",
-            f'    listen: "{d}/knot.sock"',
-            "log:",
-            "  - target: stderr",
-            "    any: info",
+        out = self.server_lines() + [
             "remote:",
             "  - id: xfrproxy",
             f"    address: {xfrtest.LOOPBACK}@{self.proxy_port}",

@@ -240,9 +240,11 @@ class KnotServer(_Server):
     databases and control socket."""
     name = "knotd"
 
-    def _write_config(self):
+    def server_lines(self):
+        """The server, database, control and log sections of knot.conf:
+        everything but keys, remotes, ACLs, templates and zones."""
         d = self.dir.path
-        out = [
+        return [
             "server:",
             f'    rundir: "{d}"',
             f'    pidfile: "{d}/knot.pid"',
@@ -258,6 +260,10 @@ class KnotServer(_Server):
             "  - target: stderr",
             "    any: info",
         ]
+
+    def _write_config(self):
+        d = self.dir.path
+        out = self.server_lines()
         if self.keys:
             out.append("key:")
             for k in self.keys:
