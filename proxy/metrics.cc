@@ -45,10 +45,16 @@ void Sample(std::string& out, std::string_view name, std::string_view label,
                      value);
 }
 
+// A family with one unlabelled sample.
+void Single(std::string& out, std::string_view name, std::string_view type,
+            std::string_view help, uint64_t value) {
+  Family(out, name, type, help);
+  Sample(out, name, value);
+}
+
 void CounterMetric(std::string& out, std::string_view name, std::string_view help,
                    const Counter& c) {
-  Family(out, name, "counter", help);
-  Sample(out, name, c.Get());
+  Single(out, name, "counter", help, c.Get());
 }
 
 std::string Rfc3339(absl::Time t) {
@@ -168,9 +174,8 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
                 "TCP connections closed after waiting tcp-idle-timeout behind "
                 "tcp-connections-per-ip.",
                 stats.tcp_wait_timeouts);
-  Family(out, "xfrproxy_tcp_connections_waiting", "gauge",
-         "TCP connections waiting now behind tcp-connections-per-ip.");
-  Sample(out, "xfrproxy_tcp_connections_waiting",
+  Single(out, "xfrproxy_tcp_connections_waiting", "gauge",
+         "TCP connections waiting now behind tcp-connections-per-ip.",
          static_cast<uint64_t>(std::max<int64_t>(0, stats.tcp_waiting.Get())));
   CounterMetric(out, "xfrproxy_tcp_errors_total",
                 "TCP socket errors other than resets by the client.", stats.tcp_errors);
@@ -239,13 +244,12 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
                 "Zone files not served (unreadable, syntax, zone checks, serial not "
                 "increased); the zone kept its last good version.",
                 stats.zone_file_refusals);
-  Family(out, "xfrproxy_log_lines_suppressed_total", "counter",
-         "Log lines held back by the rate limit on messages peers can cause.");
-  Sample(out, "xfrproxy_log_lines_suppressed_total", LogLinesSuppressed());
+  Single(out, "xfrproxy_log_lines_suppressed_total", "counter",
+         "Log lines held back by the rate limit on messages peers can cause.",
+         LogLinesSuppressed());
 
   std::vector<const LiveZone*> zones = SortedZones(store);
-  Family(out, "xfrproxy_zones", "gauge", "Zones configured.");
-  Sample(out, "xfrproxy_zones", zones.size());
+  Single(out, "xfrproxy_zones", "gauge", "Zones configured.", zones.size());
 
   // A zone without data has only zone_loaded 0: a serial or record count of
   // 0 would read as real data.
@@ -271,14 +275,11 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
     if (per_zone_series) rows.push_back({lz->name().ToText(), lz, std::move(z)});
   }
   // The totals an operator alerts on, there whether per-zone series are or not.
-  Family(out, "xfrproxy_zones_loaded", "gauge", "Zones with data to serve.");
-  Sample(out, "xfrproxy_zones_loaded", loaded);
-  Family(out, "xfrproxy_zones_expired_now", "gauge",
-         "Zones whose data has expired and is answered SERVFAIL.");
-  Sample(out, "xfrproxy_zones_expired_now", expired);
-  Family(out, "xfrproxy_zones_degraded", "gauge",
-         "Zones whose refresh has failed for longer than their SOA REFRESH.");
-  Sample(out, "xfrproxy_zones_degraded", degraded);
+  Single(out, "xfrproxy_zones_loaded", "gauge", "Zones with data to serve.", loaded);
+  Single(out, "xfrproxy_zones_expired_now", "gauge",
+         "Zones whose data has expired and is answered SERVFAIL.", expired);
+  Single(out, "xfrproxy_zones_degraded", "gauge",
+         "Zones whose refresh has failed for longer than their SOA REFRESH.", degraded);
 
   if (per_zone_series) {
     constexpr std::string_view kLoadedName = "xfrproxy_zone_loaded";
@@ -353,12 +354,11 @@ std::string RenderMetrics(const ServerStats& stats, const ZoneStore& store,
       total += c.total;
       in_sync += c.in_sync;
     }
-    Family(out, "xfrproxy_peers_all_zones", "gauge",
-           "Secondaries configured, summed over every zone.");
-    Sample(out, "xfrproxy_peers_all_zones", total);
-    Family(out, "xfrproxy_peers_in_sync_all_zones", "gauge",
-           "Secondaries holding the served serial (or a newer one), summed over every zone.");
-    Sample(out, "xfrproxy_peers_in_sync_all_zones", in_sync);
+    Single(out, "xfrproxy_peers_all_zones", "gauge",
+           "Secondaries configured, summed over every zone.", total);
+    Single(out, "xfrproxy_peers_in_sync_all_zones", "gauge",
+           "Secondaries holding the served serial (or a newer one), summed over every zone.",
+           in_sync);
     if (per_zone_series) {
       Family(out, "xfrproxy_peers", "gauge", "Secondaries configured for the zone.");
       for (const Counts& c : counts) Sample(out, "xfrproxy_peers", "zone", c.name, c.total);
