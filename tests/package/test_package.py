@@ -143,6 +143,17 @@ class PackageTest(unittest.TestCase):
             # Purge removes state too: leave some.
             with open("/var/lib/xfrproxy/leftover", "w") as f:
                 f.write("state")
+            # An upgrade (here the same package again, as dpkg -i of a new
+            # version runs the same scripts) keeps the operator's edits to
+            # the conffile, the state and the account.
+            with open(CONFIG, "a") as f:
+                f.write("# edited by the operator\n")
+            uid = pwd.getpwnam("xfrproxy").pw_uid
+            xfrtest.run(["dpkg", "-i", self.deb], timeout=300)
+            with open(CONFIG) as f:
+                self.assertTrue(f.read().endswith("# edited by the operator\n"))
+            self.assertTrue(os.path.exists("/var/lib/xfrproxy/leftover"))
+            self.assertEqual(pwd.getpwnam("xfrproxy").pw_uid, uid)
             xfrtest.run(["dpkg", "--purge", "xfrproxy"], timeout=300)
             self.check_purged()
         finally:
