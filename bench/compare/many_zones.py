@@ -14,31 +14,11 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "lib"))
 import xfrtest  # noqa: E402
+from primary_side import cpu_seconds, peak_rss_mib  # noqa: E402
+from xfrproxy_run import encode_name  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 PARENT = "example."
 SERIAL = 1
-
-
-def cpu_seconds(pid):
-    """utime + stime, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state): utime is field 14, stime 15.
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def peak_rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        m = re.search(r"VmHWM:\s+(\d+) kB", f.read())
-    return int(m.group(1)) / 1024
-
-
-def encode_name(name):
-    out = b""
-    for label in name.rstrip(".").split("."):
-        out += bytes([len(label)]) + label.encode()
-    return out + b"\0"
 
 
 def soa_serial(msg):
