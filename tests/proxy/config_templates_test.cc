@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "proxy/config.h"
+#include "tests/proxy/config_test_util.h"
 
 namespace xfr {
 namespace {
@@ -147,11 +148,7 @@ TEST(ConfigTemplatesTest, AZoneNamingItsSourceTakesNoneOfTheTemplates) {
 }
 
 TEST(ConfigTemplatesTest, ErrorsPointWhereTheValueIsWritten) {
-  const struct {
-    const char* name;
-    std::string yaml;
-    const char* expected;
-  } cases[] = {
+  const ConfigErrorCase cases[] = {
       {"unknown template",
        Yaml(kShared, "  - {name: a., template: egde}\n"),
        "t.yaml:15:26: zones[0].template: undefined template 'egde' (not in "
@@ -206,15 +203,7 @@ TEST(ConfigTemplatesTest, ErrorsPointWhereTheValueIsWritten) {
       {"templates not a list", std::string(kHead) + "  {id: t}\nzones: []\n",
        "t.yaml:6:3: templates: expected a list"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    absl::StatusOr<Config> cfg = LoadConfigText(c.yaml, "t.yaml", "");
-    ASSERT_FALSE(cfg.ok()) << c.yaml;
-    EXPECT_EQ(cfg.status().code(), absl::StatusCode::kInvalidArgument);
-    std::string msg(cfg.status().message());
-    EXPECT_NE(msg.find(c.expected), std::string::npos)
-        << "message: " << msg << "\nexpected: " << c.expected;
-  }
+  ExpectConfigErrors(cases);
 }
 
 TEST(ConfigTemplatesTest, ZoneFromTemplateMakesAZoneAddedAtRunTime) {

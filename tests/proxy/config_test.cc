@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "proxy/served_view.h"
+#include "tests/proxy/config_test_util.h"
 
 namespace xfr {
 namespace {
@@ -222,11 +223,7 @@ std::string WithHead(std::string_view rest) {
 }
 
 TEST(ConfigTest, ErrorsNameFileLineAndField) {
-  const struct {
-    const char* name;
-    std::string yaml;
-    const char* expected;
-  } cases[] = {
+  const ConfigErrorCase cases[] = {
       {"bad primary address",
        WithHead("    primaries: [\"192.0.2.10:53\", \"192.0.2.300:53\"]\n"),
        "t.yaml:6:34: zones[0].primaries[1]: bad address '192.0.2.300:53'"},
@@ -385,15 +382,7 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
        "listen: [\"::1\"]\nzones:\n  - name: a\n   file: b\n",
        "t.yaml:4:4: YAML: end of sequence not found"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    absl::StatusOr<Config> cfg = LoadConfigText(c.yaml, "t.yaml", "");
-    ASSERT_FALSE(cfg.ok()) << c.yaml;
-    EXPECT_EQ(cfg.status().code(), absl::StatusCode::kInvalidArgument);
-    std::string msg(cfg.status().message());
-    EXPECT_NE(msg.find(c.expected), std::string::npos)
-        << "message: " << msg << "\nexpected: " << c.expected;
-  }
+  ExpectConfigErrors(cases);
 }
 
 TEST(ConfigTest, SecretIsNotEchoedInErrors) {
